@@ -1,0 +1,113 @@
+/**
+ * The data model. Each zod schema is the validator, the TypeScript type (z.infer) and, via
+ * z.toJSONSchema, the OpenAPI component: the shape is written once.
+ * Objects are strict: unknown fields are rejected with their path, so a typo never silently drops data.
+ */
+import { z } from 'zod';
+
+export const LIMITS = {
+  idLength: 256,
+  titleLength: 1_000,
+  textLength: 20_000,
+  tagLength: 100,
+  tagsPerItem: 100,
+  attributesPerEntity: 100,
+  attributeStringLength: 2_000,
+  batchSize: 10_000,
+  maxN: 500,
+} as const;
+
+export const Id = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(LIMITS.idLength, `must be at most ${LIMITS.idLength} characters`)
+  .regex(/^[^\u0000-\u001f]+$/u, 'must not contain control characters');
+export type Id = z.infer<typeof Id>;
+
+/** Milliseconds since the epoch, or an ISO-8601 string (normalised to ms). */
+export const Timestamp = z.union([
+  z.number().int().min(0).max(8.64e15),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
+
+const AttributeValue = z.union([
+  z.string().max(LIMITS.attributeStringLength),
+  z.number().refine(Number.isFinite, 'must be finite'),
+  z.boolean(),
+  z.array(z.string().max(LIMITS.tagLength)).max(LIMITS.tagsPerItem),
+]);
+export const Attributes = z
+  .record(z.string().min(1).max(LIMITS.tagLength), AttributeValue)
+  .refine((o) => Object.keys(o).length <= LIMITS.attributesPerEntity, {
+    message: `at most ${LIMITS.attributesPerEntity} attributes`,
+  });
+export type Attributes = z.infer<typeof Attributes>;
+
+export const ItemInput = z.strictObject({
+  id: Id,
+  creatorId: Id.optional(),
+  title: z.string().max(LIMITS.titleLength).default(''),
+  text: z.string().max(LIMITS.textLength).default(''),
+  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tagsPerItem).default([]),
+  attributes: Attributes.default({}),
+  createdAt: Timestamp.optional(),
+  available: z.boolean().default(true),
+  expiresAt: Timestamp.optional(),
+});
+export type ItemInput = z.input<typeof ItemInput>;
+/** An item as stored: defaults applied, timestamps in ms. */
+export type Item = Omit<z.output<typeof ItemInput>, 'createdAt'> & { createdAt: number };
+
+export const UserInput = z.strictObject({
+  id: Id,
+  attributes: Attributes.default({}),
+  createdAt: Timestamp.optional(),
+});
+export type UserInput = z.input<typeof UserInput>;
+export type User = Omit<z.output<typeof UserInput>, 'createdAt'> & { createdAt: number };
+
+export const EventType = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_-]*$/, 'must be lower-case letters, digits, _ or -');
+
+export const Surface = z.enum(['home', 'next', 'similar', 'trending', 'fresh', 'search']);
+export type Surface = z.infer<typeof Surface>;
+
+export const EventInput = z.strictObject({
+  /** Client-chosen id for idempotency: the same id twice is stored once. Generated when absent. */
+  id: Id.optional(),
+  userId: Id,
+  itemId: Id,
+  type: EventType,
+  /** Optional magnitude (e.g. seconds played, rating). */
+  value: z.number().refine(Number.isFinite, 'must be finite').optional(),
+  timestamp: Timestamp.optional(),
+  sessionId: Id.optional(),
+  surface: z.string().max(64).optional(),
+  /** The recommendation response this event answers, for attribution. */
+  requestId: Id.optional(),
+  position: z.number().int().min(0).max(10_000).optional(),
+  context: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+});
+export type EventInput = z.input<typeof EventInput>;
+export type Event = Omit<z.output<typeof EventInput>, 'id' | 'timestamp'> & { id: string; timestamp: number };
+
+/** Music defaults; configurable. Negative weights are negative feedback. */
+export const DEFAULT_EVENT_WEIGHTS: Readonly<Record<string, number>> = {
+  impression: 0,
+  click: 0.5,
+  play: 1,
+  view: 1,
+  complete: 2,
+  like: 3,
+  save: 3,
+  share: 3,
+  follow: 3,
+  'search-click': 1,
+  rating: 1,
+  skip: -1,
+  dislike: -3,
+  block: -5,
+};
