@@ -17,11 +17,17 @@ export const LIMITS = {
   maxN: 500,
 } as const;
 
+/** True when the string has a C0 control character (ids travel in URLs and logs). */
+export function hasControlChars(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 export const Id = z
   .string()
   .min(1, 'must not be empty')
   .max(LIMITS.idLength, `must be at most ${LIMITS.idLength} characters`)
-  .regex(/^[^\u0000-\u001f]+$/u, 'must not contain control characters');
+  .refine((s) => !hasControlChars(s), 'must not contain control characters');
 export type Id = z.infer<typeof Id>;
 
 /** Milliseconds since the epoch, or an ISO-8601 string (normalised to ms). */

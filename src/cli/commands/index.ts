@@ -1,0 +1,6 @@
+/** The subcommands, in help order. Add a command by adding its module's `register` here. */
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
