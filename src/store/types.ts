@@ -32,6 +32,12 @@ export interface WriteResult {
   duplicates: number;
 }
 
+/** Result of appendEvents: the counts plus the events that were new (in input order, with their seq). */
+export interface AppendResult extends WriteResult {
+  /** Events actually appended by this call (idempotent duplicates excluded), in input order. */
+  newEvents: StoredEvent[];
+}
+
 export interface EventScanOptions {
   /** Only events with seq > afterSeq. */
   afterSeq?: number;
@@ -61,7 +67,7 @@ export interface Store {
   countUsers(): Promise<number>;
 
   /** Appends events in one transaction; an event whose id is already stored is skipped (idempotency). */
-  appendEvents(events: Event[]): Promise<WriteResult>;
+  appendEvents(events: Event[]): Promise<AppendResult>;
   /** Streams the event log in seq order, in bounded batches. */
   scanEvents(opts?: EventScanOptions): AsyncIterable<StoredEvent[]>;
   /** The user's most recent events, newest first. */

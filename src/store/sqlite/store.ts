@@ -1,0 +1,369 @@
+/**
+ * Embedded default store on SQLite (better-sqlite3). Calls are synchronous under the async `Store`
+ * facade: SQLite in-process answers in microseconds, so awaiting a thread pool would only add latency.
+ *
+ * Durability: WAL journal with `synchronous=NORMAL`. A committed transaction survives a crash of this
+ * process; on power loss or an OS crash the last transactions before the failure may be lost (the
+ * database stays consistent). Every write method is one transaction with prepared statements, so a
+ * batch is written entirely or not at all.
+ *
+ * Event log: `events.seq` is an INTEGER PRIMARY KEY (the rowid, so appends are in key order) and
+ * `events.id` is UNIQUE; appends use INSERT ... ON CONFLICT(id) DO NOTHING so a retried batch stores nothing twice and
+ * reports the repeats as duplicates.
+ */
+import Database from 'better-sqlite3';
+import type { Event, Item, User } from '../../core/schemas.js';
+import { ValidationError } from '../../core/errors.js';
+import type {
+  AppendResult,
+  EventScanOptions,
+  Impression,
+  Store,
+  StoredEvent,
+  WriteResult,
+} from '../types.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+/** Bounds on pages read in one call. */
+const SCAN_LIMITS = { defaultBatch: 1_000, maxBatch: 10_000, maxItemsPage: 10_000, maxUserEvents: 10_000 } as const;
+
+interface ItemRow {
+  id: string;
+  creator_id: string | null;
+  title: string;
+  text: string;
+  tags: string;
+  attributes: string;
+  created_at: number;
+  available: number;
+  expires_at: number | null;
+}
+
+interface UserRow {
+  id: string;
+  attributes: string;
+  created_at: number;
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number | null;
+  ts: number;
+  session_id: string | null;
+  surface: string | null;
+  request_id: string | null;
+  position: number | null;
+  context: string | null;
+}
+
+interface ImpressionRow {
+  request_id: string;
+  user_id: string;
+  surface: string;
+  ts: number;
+  variant: string | null;
+  item_ids: string;
+  positions: string;
+  scores: string;
+  propensities: string | null;
+  model_versions: string;
+}
+
+function itemFromRow(r: ItemRow): Item {
+  const item: Item = {
+    id: r.id,
+    title: r.title,
+    text: r.text,
+    tags: JSON.parse(r.tags) as string[],
+    attributes: JSON.parse(r.attributes) as Item['attributes'],
+    createdAt: r.created_at,
+    available: r.available === 1,
+  };
+  if (r.creator_id !== null) item.creatorId = r.creator_id;
+  if (r.expires_at !== null) item.expiresAt = r.expires_at;
+  return item;
+}
+
+function eventFromRow(r: EventRow): StoredEvent {
+  const e: StoredEvent = { seq: r.seq, id: r.id, userId: r.user_id, itemId: r.item_id, type: r.type, timestamp: r.ts };
+  if (r.value !== null) e.value = r.value;
+  if (r.session_id !== null) e.sessionId = r.session_id;
+  if (r.surface !== null) e.surface = r.surface;
+  if (r.request_id !== null) e.requestId = r.request_id;
+  if (r.position !== null) e.position = r.position;
+  if (r.context !== null) e.context = JSON.parse(r.context) as StoredEvent['context'];
+  return e;
+}
+
+function boundedInt(value: number | undefined, fallback: number, max: number, field: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1 || v > max) {
+    throw new ValidationError(`${field} must be an integer in 1..${max}`, [{ path: field, message: `must be in 1..${max}` }]);
+  }
+  return v;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private stmts: ReturnType<SqliteStore['prepare']> | undefined;
+
+  /** Opens (creating if absent) the database at `path` (or ':memory:'). Call `migrate()` before use. */
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('cache_size = -65536');
+  }
+
+  /** Applies pending migrations from MIGRATIONS (or a given list, for tests); idempotent. */
+  async migrate(migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+    );
+    const record = this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        record.run(m.version, m.name, Date.now());
+      })();
+    }
+    this.stmts = this.prepare();
+  }
+
+  /** Versions applied so far, ascending. */
+  appliedMigrations(): number[] {
+    return (this.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
+      (r) => r.version,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      upsertItem: db.prepare(`INSERT INTO items (id, creator_id, title, text, tags, attributes, created_at, available, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET creator_id = excluded.creator_id, title = excluded.title, text = excluded.text,
+          tags = excluded.tags, attributes = excluded.attributes, created_at = excluded.created_at,
+          available = excluded.available, expires_at = excluded.expires_at`),
+      getItem: db.prepare('SELECT * FROM items WHERE id = ?'),
+      deleteItem: db.prepare('DELETE FROM items WHERE id = ?'),
+      scanItems: db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
+      countItems: db.prepare('SELECT COUNT(*) AS n FROM items').pluck(),
+      upsertUser: db.prepare(`INSERT INTO users (id, attributes, created_at) VALUES (?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET attributes = excluded.attributes, created_at = excluded.created_at`),
+      getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      deleteUserEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
+      countUsers: db.prepare('SELECT COUNT(*) AS n FROM users').pluck(),
+      // ON CONFLICT(id) rather than INSERT OR IGNORE: OR IGNORE would also skip NOT NULL violations.
+      insertEvent: db.prepare(`INSERT INTO events
+        (id, user_id, item_id, type, value, ts, session_id, surface, request_id, position, context)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
+      scanEvents: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      userEvents: db.prepare('SELECT * FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?'),
+      countEvents: db.prepare('SELECT COUNT(*) AS n FROM events').pluck(),
+      lastSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck(),
+      insertImpression: db.prepare(`INSERT INTO impressions
+        (request_id, user_id, surface, ts, variant, item_ids, positions, scores, propensities, model_versions)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id) DO NOTHING`),
+      getImpression: db.prepare('SELECT * FROM impressions WHERE request_id = ?'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  private get s(): NonNullable<SqliteStore['stmts']> {
+    if (!this.stmts) throw new Error('SqliteStore used before migrate()');
+    return this.stmts;
+  }
+
+  // --- items -----------------------------------------------------------------------------------
+
+  async upsertItems(items: Item[]): Promise<WriteResult> {
+    const stmt = this.s.upsertItem;
+    this.db.transaction(() => {
+      for (const it of items) {
+        stmt.run(
+          it.id,
+          it.creatorId ?? null,
+          it.title,
+          it.text,
+          JSON.stringify(it.tags),
+          JSON.stringify(it.attributes),
+          it.createdAt,
+          it.available ? 1 : 0,
+          it.expiresAt ?? null,
+        );
+      }
+    })();
+    return { written: items.length, duplicates: 0 };
+  }
+
+  async getItem(id: string): Promise<Item | undefined> {
+    const r = this.s.getItem.get(id) as ItemRow | undefined;
+    return r ? itemFromRow(r) : undefined;
+  }
+
+  async getItems(ids: string[]): Promise<Map<string, Item>> {
+    const out = new Map<string, Item>();
+    const stmt = this.s.getItem;
+    for (const id of ids) {
+      const r = stmt.get(id) as ItemRow | undefined;
+      if (r) out.set(id, itemFromRow(r));
+    }
+    return out;
+  }
+
+  async deleteItem(id: string): Promise<boolean> {
+    return this.s.deleteItem.run(id).changes > 0;
+  }
+
+  async scanItems(opts: { afterId?: string; limit?: number } = {}): Promise<Item[]> {
+    const limit = boundedInt(opts.limit, SCAN_LIMITS.defaultBatch, SCAN_LIMITS.maxItemsPage, 'limit');
+    return (this.s.scanItems.all(opts.afterId ?? '', limit) as ItemRow[]).map(itemFromRow);
+  }
+
+  async countItems(): Promise<number> {
+    return this.s.countItems.get() as number;
+  }
+
+  // --- users -----------------------------------------------------------------------------------
+
+  async upsertUsers(users: User[]): Promise<WriteResult> {
+    const stmt = this.s.upsertUser;
+    this.db.transaction(() => {
+      for (const u of users) stmt.run(u.id, JSON.stringify(u.attributes), u.createdAt);
+    })();
+    return { written: users.length, duplicates: 0 };
+  }
+
+  async getUser(id: string): Promise<User | undefined> {
+    const r = this.s.getUser.get(id) as UserRow | undefined;
+    return r ? { id: r.id, attributes: JSON.parse(r.attributes) as User['attributes'], createdAt: r.created_at } : undefined;
+  }
+
+  /**
+   * Deletes the user row and every event of the user in one transaction. Events may name users that
+   * were never upserted, so "existed" means: a user row or at least one event was removed.
+   */
+  async deleteUser(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const events = this.s.deleteUserEvents.run(id).changes;
+      const users = this.s.deleteUser.run(id).changes;
+      return events + users > 0;
+    })();
+  }
+
+  async countUsers(): Promise<number> {
+    return this.s.countUsers.get() as number;
+  }
+
+  // --- events ----------------------------------------------------------------------------------
+
+  async appendEvents(events: Event[]): Promise<AppendResult> {
+    const stmt = this.s.insertEvent;
+    const newEvents: StoredEvent[] = [];
+    this.db.transaction(() => {
+      for (const e of events) {
+        const r = stmt.run(
+          e.id,
+          e.userId,
+          e.itemId,
+          e.type,
+          e.value ?? null,
+          e.timestamp,
+          e.sessionId ?? null,
+          e.surface ?? null,
+          e.requestId ?? null,
+          e.position ?? null,
+          e.context === undefined ? null : JSON.stringify(e.context),
+        );
+        if (r.changes > 0) newEvents.push({ ...e, seq: Number(r.lastInsertRowid) });
+      }
+    })();
+    return { written: newEvents.length, duplicates: events.length - newEvents.length, newEvents };
+  }
+
+  async *scanEvents(opts: EventScanOptions = {}): AsyncIterable<StoredEvent[]> {
+    const batch = boundedInt(opts.batchSize, SCAN_LIMITS.defaultBatch, SCAN_LIMITS.maxBatch, 'batchSize');
+    let after = opts.afterSeq ?? 0;
+    while (true) {
+      const rows = this.s.scanEvents.all(after, batch) as EventRow[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].seq;
+      yield rows.map(eventFromRow);
+      if (rows.length < batch) return;
+    }
+  }
+
+  async userEvents(userId: string, limit: number): Promise<StoredEvent[]> {
+    const n = boundedInt(limit, limit, SCAN_LIMITS.maxUserEvents, 'limit');
+    return (this.s.userEvents.all(userId, n) as EventRow[]).map(eventFromRow);
+  }
+
+  async countEvents(): Promise<number> {
+    return this.s.countEvents.get() as number;
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return this.s.lastSeq.get() as number;
+  }
+
+  // --- impressions & meta ------------------------------------------------------------------------
+
+  /** Impressions are immutable log entries: a second record with the same requestId is ignored. */
+  async recordImpression(imp: Impression): Promise<void> {
+    this.s.insertImpression.run(
+      imp.requestId,
+      imp.userId,
+      imp.surface,
+      imp.timestamp,
+      imp.variant ?? null,
+      JSON.stringify(imp.itemIds),
+      JSON.stringify(imp.positions),
+      JSON.stringify(imp.scores),
+      imp.propensities === undefined ? null : JSON.stringify(imp.propensities),
+      JSON.stringify(imp.modelVersions),
+    );
+  }
+
+  async getImpression(requestId: string): Promise<Impression | undefined> {
+    const r = this.s.getImpression.get(requestId) as ImpressionRow | undefined;
+    if (!r) return undefined;
+    const imp: Impression = {
+      requestId: r.request_id,
+      userId: r.user_id,
+      surface: r.surface,
+      timestamp: r.ts,
+      itemIds: JSON.parse(r.item_ids) as string[],
+      positions: JSON.parse(r.positions) as number[],
+      scores: JSON.parse(r.scores) as number[],
+      modelVersions: JSON.parse(r.model_versions) as Record<string, string>,
+    };
+    if (r.propensities !== null) imp.propensities = JSON.parse(r.propensities) as number[];
+    if (r.variant !== null) imp.variant = r.variant;
+    return imp;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (this.s.getMeta.get(key) as string | undefined) ?? undefined;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.s.setMeta.run(key, value);
+  }
+}
