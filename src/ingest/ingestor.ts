@@ -1,0 +1,88 @@
+/**
+ * The write path for items, users and events: validate each row, write the valid ones in one store
+ * transaction, then tell listeners (online features, indexes) about what was newly written. Rejected
+ * rows never block accepted ones, and listeners never see an event twice: idempotent duplicates are
+ * filtered by the store before `onEvents` is called. Listeners run after the write is durable; an
+ * exception from a listener propagates to the caller, but the rows stay stored (and a retry is a no-op
+ * for the store), so listeners should not throw.
+ */
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { Item, User } from '../core/schemas.js';
+import type { Store, StoredEvent } from '../store/types.js';
+import type { BatchResult } from './types.js';
+import { validateEvents, validateItems, validateUsers, type ValidateOptions } from './validate.js';
+
+export interface IngestListeners {
+  onItems?: (items: Item[]) => void;
+  onUsers?: (users: User[]) => void;
+  /** Only events written by this call (duplicates removed), in request order, with their log seq. */
+  onEvents?: (events: StoredEvent[]) => void;
+}
+
+export interface IngestorOptions {
+  clock?: Clock;
+}
+
+export class Ingestor {
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly store: Store,
+    private readonly listeners: IngestListeners = {},
+    opts: IngestorOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  async ingestItems(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
+    const b = validateItems(rows, this.clock, opts);
+    const items = await this.keepCreatedAt(b.valid, b.hadCreatedAt, (ids) => this.store.getItems(ids));
+    if (items.length > 0) {
+      await this.store.upsertItems(items);
+      this.listeners.onItems?.(items);
+    }
+    return { accepted: items.length, duplicates: 0, rejected: b.rejected };
+  }
+
+  async ingestUsers(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
+    const b = validateUsers(rows, this.clock, opts);
+    const users = await this.keepCreatedAt(b.valid, b.hadCreatedAt, async (ids) => {
+      const out = new Map<string, User>();
+      for (const id of ids) {
+        const u = await this.store.getUser(id);
+        if (u) out.set(id, u);
+      }
+      return out;
+    });
+    if (users.length > 0) {
+      await this.store.upsertUsers(users);
+      this.listeners.onUsers?.(users);
+    }
+    return { accepted: users.length, duplicates: 0, rejected: b.rejected };
+  }
+
+  async ingestEvents(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
+    const b = validateEvents(rows, this.clock, opts);
+    if (b.valid.length === 0) return { accepted: 0, duplicates: 0, rejected: b.rejected };
+    const r = await this.store.appendEvents(b.valid);
+    if (r.newEvents.length > 0) this.listeners.onEvents?.(r.newEvents);
+    return { accepted: b.valid.length, duplicates: r.duplicates, rejected: b.rejected };
+  }
+
+  /** An update that omits createdAt keeps the stored one, so re-sending a catalog does not make it "fresh". */
+  private async keepCreatedAt<T extends { id: string; createdAt: number }>(
+    rows: T[],
+    hadCreatedAt: boolean[],
+    load: (ids: string[]) => Promise<Map<string, { createdAt: number }>>,
+  ): Promise<T[]> {
+    const missing = rows.filter((_, i) => !hadCreatedAt[i]).map((r) => r.id);
+    if (missing.length === 0) return rows;
+    const existing = await load(missing);
+    if (existing.size === 0) return rows;
+    return rows.map((r, i) => {
+      const prev = hadCreatedAt[i] ? undefined : existing.get(r.id);
+      return prev ? { ...r, createdAt: prev.createdAt } : r;
+    });
+  }
+}
