@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import usearch from 'usearch';
+import { Index, MetricKind, ScalarKind, type BatchMatches, type Matches } from 'usearch';
 import { NotFoundError, ValidationError, formatPath } from '../core/errors.js';
 
 export type AnnMetric = 'cos' | 'ip';
@@ -83,18 +83,18 @@ function toKeys(ixs: Int32Array): BigUint64Array {
 
 export class AnnIndex {
   readonly config: AnnConfig;
-  private index: usearch.Index;
+  private index: Index;
 
   constructor(config: AnnConfigInput) {
     this.config = parseConfig(config);
     this.index = AnnIndex.makeNative(this.config);
   }
 
-  private static makeNative(c: AnnConfig): usearch.Index {
-    return new usearch.Index({
+  private static makeNative(c: AnnConfig): Index {
+    return new Index({
       dimensions: c.dims,
-      metric: c.metric === 'cos' ? usearch.MetricKind.Cos : usearch.MetricKind.IP,
-      quantization: usearch.ScalarKind.F32,
+      metric: c.metric === 'cos' ? MetricKind.Cos : MetricKind.IP,
+      quantization: ScalarKind.F32,
       connectivity: c.connectivity,
       expansion_add: c.expansionAdd,
       expansion_search: c.expansionSearch,
@@ -144,7 +144,7 @@ export class AnnIndex {
     if (this.index.size() === 0) return { ixs, scores, k };
     // A flat array whose length is a multiple of dims is searched as a batch; keys/distances come back
     // as [q, k] padded rows with per-row counts.
-    const m = this.index.search(queries, k, threads) as usearch.Matches | usearch.BatchMatches;
+    const m = this.index.search(queries, k, threads) as Matches | BatchMatches;
     const counts = 'counts' in m ? m.counts : null;
     for (let r = 0; r < q; r++) {
       const count = counts ? Number(counts[r]) : m.keys.length;
