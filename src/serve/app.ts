@@ -1,0 +1,315 @@
+/**
+ * The HTTP API (fastify 5). This file only wires routes to the engine and the ingestor: it validates
+ * input with zod (errors name the field), checks the API key's role, and maps every failure to one JSON
+ * error shape. It holds no model logic. Route table → registration and /openapi.json (see openapi.ts).
+ *
+ * Batch bodies are plain JSON arrays (`[{...}, {...}]`), validated row by row: a bad row is reported by
+ * its index and reasons while the good rows are stored.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { z } from 'zod';
+import type { Config } from '../core/config.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
+import type { Engine } from '../engine/types.js';
+import type { BatchResult } from '../ingest/types.js';
+import { KeyRing, authorize } from './auth.js';
+import { parseJsonBody, toErrorResponse } from './errors.js';
+import { createMetrics, type ServeMetrics } from './metrics.js';
+import { buildOpenApi, defineRoute, type RouteSpec } from './openapi.js';
+import {
+  BatchResultSchema,
+  DeletedBody,
+  EventBatch,
+  HealthBody,
+  IdParams,
+  ItemBatch,
+  ItemIdParams,
+  RecommendResponseSchema,
+  StoredItem,
+  StoredUser,
+  UserBatch,
+  UserIdParams,
+  recommendQuery,
+  similarQuery,
+} from './schemas.js';
+
+/** What the batch routes need from src/ingest (the Ingestor validates rows and notifies the engine). */
+export interface BatchIngestor {
+  ingestItems(rows: unknown): Promise<BatchResult>;
+  ingestUsers(rows: unknown): Promise<BatchResult>;
+  ingestEvents(rows: unknown): Promise<BatchResult>;
+}
+
+export interface BuildAppOptions {
+  engine: Engine;
+  /** Must notify `engine` of what it writes (engine.onItems/onUsers/onEvents). */
+  ingestor: BatchIngestor;
+  config: Config;
+  /** Log as JSON lines at config.logLevel (off by default, e.g. in tests). */
+  logger?: boolean;
+  /** Also export process metrics (CPU, memory, event loop) on /metrics. */
+  defaultMetrics?: boolean;
+}
+
+export interface TastemakerApp extends FastifyInstance {
+  /** This app's metrics (one registry per app). */
+  tastemakerMetrics: ServeMetrics;
+}
+
+/** Longest raw path segment: ids are ≤ 256 characters, up to 12 bytes each once percent-encoded. */
+const MAX_PARAM_LENGTH = 4_096;
+const MAX_LOGGED_URL = 200;
+
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({
+    // An unknown key is reported at the key itself, so `?nn=5` says `nn: unknown parameter`.
+    path: i.code === 'unrecognized_keys' ? i.keys.map((k) => formatPath([...i.path, k])).join(',') : formatPath(i.path),
+    message: i.code === 'unrecognized_keys' ? 'unknown parameter' : i.message,
+  }));
+  throw new ValidationError(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+export function buildApp(opts: BuildAppOptions): TastemakerApp {
+  const { engine, ingestor, config } = opts;
+  const { limits } = config;
+  const store = engine.store;
+  const keys = new KeyRing(config.adminKeys, config.clientKeys);
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
+
+  const app = Fastify({
+    logger: opts.logger ? { level: config.logLevel } : false,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.bodyLimitBytes,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Bad percent-encoding and over-long path segments fail in the router, before the error handler.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = toErrorResponse(err);
+      metrics.errors.inc({ code: body.error });
+      void (reply as FastifyReply).code(status).send(body);
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    return503OnClosing: true,
+  }) as unknown as TastemakerApp;
+  app.decorate('tastemakerMetrics', metrics);
+
+  // Only JSON bodies: every other media type is a 415 before any byte is interpreted.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset && !/^utf-?8$/i.test(charset)) {
+      const err = new Error(`unsupported charset "${charset}": send UTF-8 JSON`) as Error & { statusCode: number };
+      err.statusCode = 415;
+      done(err, undefined);
+      return;
+    }
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = toErrorResponse(err);
+    metrics.errors.inc({ code: body.error });
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    return reply.code(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    metrics.errors.inc({ code: 'not_found' });
+    const url = request.url.length > MAX_LOGGED_URL ? `${request.url.slice(0, MAX_LOGGED_URL)}…` : request.url;
+    return reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${url}` });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { route, method: request.method, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  async function batch(kind: 'items' | 'users' | 'events', rows: unknown, ingest: (rows: unknown) => Promise<BatchResult>) {
+    if (!Array.isArray(rows)) {
+      throw new ValidationError(`request body must be a JSON array of ${kind}`, [{ path: '(body)', message: 'expected an array' }]);
+    }
+    if (rows.length > limits.batchSize) {
+      throw new PayloadTooLargeError(`batch has ${rows.length} ${kind}; at most ${limits.batchSize} per request`, [
+        { path: '(body)', message: `at most ${limits.batchSize} rows (limits.batchSize)` },
+      ]);
+    }
+    const result = await ingest(rows);
+    metrics.rowsIngested.inc({ kind }, result.accepted);
+    metrics.rowsRejected.inc({ kind }, result.rejected.length);
+    if (kind === 'events') metrics.eventsIngested.inc(result.accepted - result.duplicates);
+    return result;
+  }
+
+  const batchDoc = (kind: string) => ({
+    status: 200,
+    name: 'BatchResult',
+    schema: BatchResultSchema,
+    description: `Counts of accepted ${kind}, idempotent duplicates, and every rejected row with its index and reasons.`,
+  });
+  const batchErrors = [400, 401, 403, 413, 415];
+  const deleted = { status: 200, name: 'Deleted', schema: DeletedBody, description: 'Deleted.' };
+
+  const routes: RouteSpec[] = [
+    defineRoute({
+      method: 'POST', url: '/v1/items', access: 'admin', tag: 'catalog', operationId: 'upsertItems',
+      summary: 'Insert or replace items (batch)',
+      body: { name: 'ItemBatch', schema: ItemBatch },
+      response: batchDoc('items'), errors: batchErrors,
+      handler: ({ body }) => batch('items', body, (r) => ingestor.ingestItems(r)),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/users', access: 'admin', tag: 'catalog', operationId: 'upsertUsers',
+      summary: 'Insert or replace users (batch)',
+      body: { name: 'UserBatch', schema: UserBatch },
+      response: batchDoc('users'), errors: batchErrors,
+      handler: ({ body }) => batch('users', body, (r) => ingestor.ingestUsers(r)),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/events', access: 'admin', tag: 'events', operationId: 'appendEvents',
+      summary: 'Append feedback events (batch, idempotent by event id)',
+      description: 'Events are visible to the next recommendation at once (counters update online).',
+      body: { name: 'EventBatch', schema: EventBatch },
+      response: batchDoc('events'), errors: batchErrors,
+      handler: ({ body }) => batch('events', body, (r) => ingestor.ingestEvents(r)),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/items/:id', access: 'client', tag: 'catalog', operationId: 'getItem',
+      summary: 'Read one item', params: IdParams,
+      response: { status: 200, name: 'Item', schema: StoredItem, description: 'The stored item.' },
+      errors: [400, 401, 404],
+      handler: async ({ params }) => {
+        const item = await store.getItem(params.id);
+        if (!item) throw new NotFoundError(`item ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown item id' }]);
+        return item;
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/v1/items/:id', access: 'admin', tag: 'catalog', operationId: 'deleteItem',
+      summary: 'Delete one item (its past events stay in the log)', params: IdParams,
+      response: deleted, errors: [400, 401, 403, 404],
+      handler: async ({ params }) => {
+        if (!(await store.deleteItem(params.id))) {
+          throw new NotFoundError(`item ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown item id' }]);
+        }
+        engine.onItemDeleted(params.id);
+        return { id: params.id, deleted: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/users/:id', access: 'client', tag: 'catalog', operationId: 'getUser',
+      summary: 'Read one user', params: IdParams,
+      response: { status: 200, name: 'User', schema: StoredUser, description: 'The stored user.' },
+      errors: [400, 401, 404],
+      handler: async ({ params }) => {
+        const user = await store.getUser(params.id);
+        if (!user) throw new NotFoundError(`user ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown user id' }]);
+        return user;
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/v1/users/:id', access: 'admin', tag: 'catalog', operationId: 'deleteUser',
+      summary: 'Delete one user and all of their events', params: IdParams,
+      response: deleted, errors: [400, 401, 403, 404],
+      handler: async ({ params }) => {
+        if (!(await store.deleteUser(params.id))) {
+          throw new NotFoundError(`user ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown user id' }]);
+        }
+        engine.onUserDeleted(params.id);
+        return { id: params.id, deleted: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/recommend/:userId', access: 'client', tag: 'recommend', operationId: 'recommend',
+      summary: 'Recommendations for a user on a surface',
+      description:
+        'surface=home (personal feed), trending, fresh, next (continuation of sessionId). The impression is stored under requestId.',
+      params: UserIdParams, query: recommendQuery(limits),
+      response: { status: 200, name: 'RecommendResponse', schema: RecommendResponseSchema, description: 'Ranked items.' },
+      errors: [400, 401, 404],
+      handler: ({ params, query }) =>
+        engine.recommend({
+          userId: params.userId,
+          surface: query.surface,
+          n: query.n,
+          exclude: query.exclude,
+          sessionId: query.sessionId,
+          explain: query.explain,
+        }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/similar/:itemId', access: 'client', tag: 'recommend', operationId: 'similar',
+      summary: 'Items similar to an item',
+      params: ItemIdParams, query: similarQuery(limits),
+      response: { status: 200, name: 'RecommendResponse', schema: RecommendResponseSchema, description: 'Ranked items.' },
+      errors: [400, 401, 404],
+      handler: ({ params, query }) => engine.similar(params.itemId, query.n, { userId: query.userId, explain: query.explain }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/healthz', access: 'open', tag: 'ops', operationId: 'health',
+      summary: 'Liveness and catalog counts',
+      response: { status: 200, name: 'Health', schema: HealthBody, description: 'Serving.' },
+      errors: [],
+      handler: async () => {
+        const s = engine.stats();
+        return { status: 'ok' as const, items: s.items, users: s.users, events: s.events };
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/metrics', access: 'open', tag: 'ops', operationId: 'metrics',
+      summary: 'Prometheus metrics',
+      response: { status: 200, contentType: 'text/plain', description: 'Prometheus text format.' },
+      errors: [],
+      handler: async ({ reply }) => {
+        reply.header('content-type', metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    }),
+  ];
+
+  let openapi: Record<string, unknown> | undefined;
+  routes.push(
+    defineRoute({
+      method: 'GET', url: '/openapi.json', access: 'open', tag: 'ops', operationId: 'openapi',
+      summary: 'This document (OpenAPI 3.1)',
+      response: { status: 200, contentType: 'application/json', description: 'OpenAPI 3.1 document.' },
+      errors: [],
+      handler: async () =>
+        (openapi ??= buildOpenApi(routes, {
+          title: 'Tastemaker',
+          version: '0.1.0',
+          description:
+            'Recommendation engine API. Batch bodies are JSON arrays. Errors: {error, message, issues?[{path, message}]}.',
+        })),
+    }),
+  );
+
+  for (const spec of routes) {
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      onRequest:
+        spec.access === 'open'
+          ? undefined
+          : async (request) => {
+              authorize(keys, spec.access, request.headers);
+            },
+      handler: async (request, reply) => {
+        const params = spec.params ? parseWith(spec.params, request.params, 'path parameter') : {};
+        const query = spec.query ? parseWith(spec.query, request.query, 'query string') : {};
+        const out = await spec.handler({ params, query, body: request.body, request, reply });
+        reply.code(spec.response.status);
+        return out;
+      },
+    });
+  }
+  return app;
+}

@@ -1,0 +1,112 @@
+/**
+ * The HTTP layer's shapes: path params, query strings and responses. Request rows reuse the data-model
+ * schemas of src/core/schemas.ts; each schema here both validates (with field paths in the error) and
+ * feeds /openapi.json, so the documentation cannot drift from the code.
+ */
+import { z } from 'zod';
+import { EventInput, Id, ItemInput, Surface, UserInput } from '../core/schemas.js';
+import type { LimitsConfig } from '../core/config.js';
+import type { RecommendResponse } from '../engine/types.js';
+import type { BatchResult } from '../ingest/types.js';
+
+/** Surfaces answered by GET /v1/recommend (`similar` has its own route, `search` is not served yet). */
+export const RecommendSurface = z.enum(['home', 'trending', 'fresh', 'next']);
+
+/** Boolean query flags: `explain=true|false|1|0`. */
+const QueryBool = z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
+
+export const UserIdParams = z.strictObject({ userId: Id });
+export const ItemIdParams = z.strictObject({ itemId: Id });
+export const IdParams = z.strictObject({ id: Id });
+
+/** `n` arrives as a string; coercion keeps the error on the field (`n: must be at most 500`). */
+function nField(maxN: number) {
+  return z.coerce
+    .number({ error: 'must be an integer' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(maxN, `must be at most ${maxN}`)
+    .default(20);
+}
+
+/** Comma-separated ids, each a valid Id. */
+function idList(maxCount: number) {
+  return z
+    .string()
+    .max(maxCount * 260, 'list is too long')
+    .transform((s) => s.split(',').filter((x) => x.length > 0))
+    .pipe(z.array(Id).max(maxCount, `at most ${maxCount} ids`));
+}
+
+export function recommendQuery(limits: LimitsConfig) {
+  return z.strictObject({
+    surface: RecommendSurface.default('home'),
+    n: nField(limits.maxN),
+    exclude: idList(limits.maxExclude).optional(),
+    sessionId: Id.optional(),
+    explain: QueryBool.optional(),
+  });
+}
+
+export function similarQuery(limits: LimitsConfig) {
+  return z.strictObject({
+    n: nField(limits.maxN),
+    /** Personalise (exclude the user's history) when given. */
+    userId: Id.optional(),
+    explain: QueryBool.optional(),
+  });
+}
+
+/** Batch bodies: a JSON array of rows. Rows are validated one by one so a bad row rejects only itself. */
+export const ItemBatch = z.array(ItemInput).meta({ description: 'A JSON array of items (at most limits.batchSize).' });
+export const UserBatch = z.array(UserInput).meta({ description: 'A JSON array of users (at most limits.batchSize).' });
+export const EventBatch = z.array(EventInput).meta({ description: 'A JSON array of events (at most limits.batchSize).' });
+
+const FieldIssueSchema = z.object({ path: z.string(), message: z.string() });
+
+export const ErrorBody = z.object({
+  error: z.string().meta({ description: 'Machine-readable code: invalid_input, unauthorized, forbidden, not_found, …' }),
+  message: z.string(),
+  issues: z.array(FieldIssueSchema).optional(),
+});
+
+export const BatchResultSchema = z.object({
+  accepted: z.number().int().meta({ description: 'Valid rows stored, including idempotent duplicates.' }),
+  duplicates: z.number().int().meta({ description: 'Events whose id was already stored (stored once).' }),
+  rejected: z.array(z.object({ index: z.number().int(), issues: z.array(FieldIssueSchema) })),
+});
+
+export const RecommendResponseSchema = z.object({
+  requestId: z.string().meta({ description: 'Send it back on events (requestId) to attribute them to this response.' }),
+  userId: z.string(),
+  surface: Surface,
+  items: z.array(
+    z.object({
+      itemId: z.string(),
+      score: z.number(),
+      sources: z.array(z.string()).meta({ description: 'Candidate sources that proposed the item.' }),
+      explanation: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+  modelVersions: z.record(z.string(), z.string()),
+});
+
+/** Items and users as stored: defaults applied, timestamps in ms since the epoch. */
+export const StoredItem = ItemInput.extend({ createdAt: z.number().int(), expiresAt: z.number().int().optional() });
+export const StoredUser = UserInput.extend({ createdAt: z.number().int() });
+
+export const DeletedBody = z.object({ id: z.string(), deleted: z.literal(true) });
+
+export const HealthBody = z.object({
+  status: z.literal('ok'),
+  items: z.number().int(),
+  users: z.number().int(),
+  events: z.number().int(),
+});
+
+// Compile-time guards: the documented response shapes must match the engine/ingest contracts.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _batchShape: Same<z.infer<typeof BatchResultSchema>, BatchResult> = true;
+const _recShape: Same<z.infer<typeof RecommendResponseSchema>, RecommendResponse> = true;
+void _batchShape;
+void _recShape;
