@@ -5,7 +5,7 @@
  * worst case for graph search); `--vectors <file.f32>` benchmarks real item embeddings (raw little-endian
  * float32, [n, d]) and `--queries <file.f32>` real user vectors.
  *
- *   tastemaker bench ann --json [--n 100000] [--d 64] [--q 1000] [--ef 16,32,64,128,256,512] [--metric ip|cos]
+ *   tastemaker bench ann --json [--n 100000] [--d 64] [--q 1000] [--ef 64,128,192,256,384] [--metric ip|cos]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -49,10 +49,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       d: { type: 'string', default: '64' },
       q: { type: 'string', default: '1000' },
       k: { type: 'string', default: '10' },
-      ef: { type: 'string', default: '16,32,64,128,256,512' },
+      ef: { type: 'string', default: '64,128,192,256,384' },
       metric: { type: 'string', default: 'ip' },
-      connectivity: { type: 'string', default: '16' },
-      'expansion-add': { type: 'string', default: '128' },
+      connectivity: { type: 'string', default: '32' },
+      'expansion-add': { type: 'string', default: '256' },
       clusters: { type: 'string', default: '1000' },
       spread: { type: 'string', default: '0.5' },
       vectors: { type: 'string' },

@@ -20,11 +20,11 @@ export const AnnConfigSchema = z.strictObject({
   dims: z.number().int().min(1).max(4096),
   metric: z.enum(['cos', 'ip']).default('ip'),
   /** HNSW graph degree M: more edges per node → higher recall, more memory and slower inserts. */
-  connectivity: z.number().int().min(2).max(128).default(16),
+  connectivity: z.number().int().min(2).max(128).default(32),
   /** Beam width while inserting (efConstruction). */
-  expansionAdd: z.number().int().min(1).max(4096).default(128),
+  expansionAdd: z.number().int().min(1).max(4096).default(256),
   /** Beam width while searching (ef): the recall/latency knob, tuned in bench/ann.ts. */
-  expansionSearch: z.number().int().min(1).max(4096).default(64),
+  expansionSearch: z.number().int().min(1).max(4096).default(192),
 });
 export type AnnConfigInput = z.input<typeof AnnConfigSchema>;
 export type AnnConfig = z.output<typeof AnnConfigSchema>;
