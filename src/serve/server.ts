@@ -1,0 +1,71 @@
+/**
+ * Process lifecycle shared by `tastemaker serve` and `tastemaker demo`: listen, and on SIGINT/SIGTERM
+ * stop accepting connections, let in-flight requests finish, then close the engine and the store (in
+ * that order, so nothing writes to a closed store). A second signal during shutdown exits at once.
+ */
+import type { Config } from '../core/config.js';
+import type { Engine } from '../engine/types.js';
+import { buildApp, type BatchIngestor, type TastemakerApp } from './app.js';
+
+export interface RunningServer {
+  app: TastemakerApp;
+  /** Base URL, e.g. http://127.0.0.1:8080 (the real port when config.port is 0). */
+  url: string;
+  port: number;
+  /** Closes the HTTP server, then the engine, then the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  engine: Engine;
+  ingestor: BatchIngestor;
+  config: Config;
+  logger?: boolean;
+}
+
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const app = buildApp({ ...opts, defaultMetrics: true });
+  await app.listen({ port: opts.config.port, host: opts.config.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.config.port;
+  const shownHost = opts.config.host === '0.0.0.0' || opts.config.host === '::' ? '127.0.0.1' : opts.config.host;
+  const hostPart = shownHost.includes(':') ? `[${shownHost}]` : shownHost;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    port,
+    url: `http://${hostPart}:${port}`,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await opts.engine.close();
+        await opts.engine.store.close();
+      })()),
+  };
+}
+
+/** Resolves once a SIGINT or SIGTERM has been handled by closing `server`. */
+export function untilShutdown(server: RunningServer, log: (msg: string) => void = console.error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        log(`${signal} again: exiting without waiting`);
+        process.exit(130);
+      }
+      signalled = true;
+      log(`${signal}: shutting down (in-flight requests finish first)…`);
+      server.close().then(
+        () => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          log('stopped');
+          resolve();
+        },
+        (e: unknown) => reject(e instanceof Error ? e : new Error(String(e))),
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
