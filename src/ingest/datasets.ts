@@ -156,7 +156,7 @@ class FloatBuf {
 }
 
 /** Counts '\n' to size buffers up front. */
-function countLines(text: string): number {
+export function countLines(text: string): number {
   let n = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
   return n;
@@ -166,7 +166,7 @@ function countLines(text: string): number {
  * Calls `fn(line, lineNo)` for every non-empty line (1-based numbers, '\r' stripped). `skipHeader`
  * drops the first line.
  */
-function eachLine(text: string, fn: (line: string, lineNo: number) => void, skipHeader = false): void {
+export function eachLine(text: string, fn: (line: string, lineNo: number) => void, skipHeader = false): void {
   let start = 0;
   let lineNo = 0;
   const n = text.length;
@@ -445,7 +445,7 @@ async function readMovielens100k(path: string): Promise<InteractionDataset> {
 // Last.fm HetRec 2011
 
 /** Reads a tab-separated file with a header row into rows of fields. */
-function eachTsvRow(text: string, file: string, minFields: number, fn: (f: string[], lineNo: number) => void): void {
+export function eachTsvRow(text: string, file: string, minFields: number, fn: (f: string[], lineNo: number) => void): void {
   eachLine(
     text,
     (line, lineNo) => {
@@ -481,6 +481,75 @@ export function topTagsPerArtist(
   return out;
 }
 
+/** First tag date per `user\tartist` as yyyymmdd, from user_taggedartists.dat text. */
+export function firstTagDates(tagged: string, file = 'user_taggedartists.dat'): Map<string, number> {
+  const firstTag = new Map<string, number>();
+  eachTsvRow(tagged, file, 6, (f) => {
+    const key = `${f[0]}\t${f[1]}`;
+    const date = Number(f[5]) * 10_000 + Number(f[4]) * 100 + Number(f[3]);
+    const prev = firstTag.get(key);
+    if (prev === undefined || date < prev) firstTag.set(key, date);
+  });
+  return firstTag;
+}
+
+/**
+ * The Last.fm per-user ordering of the file header: untagged artists by descending weight, then tagged
+ * ones by first tag date (ties: descending weight, then file order).
+ *   userIx, dates (yyyymmdd, 0 = untagged), weights: [n].
+ * Returns CSR offsets [numUsers + 1] and `order` [n]: original row positions in sequence order.
+ */
+export function lastfmOrder(
+  userIx: Int32Array,
+  dates: Float64Array,
+  weights: Float64Array,
+  n: number,
+  numUsers: number,
+): { offsets: Int32Array; order: Int32Array } {
+  const offsets = new Int32Array(numUsers + 1);
+  for (let i = 0; i < n; i++) offsets[userIx[i] + 1]++;
+  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
+  const cursor = offsets.slice(0, numUsers);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[cursor[userIx[i]]++] = i;
+  for (let u = 0; u < numUsers; u++) {
+    order.subarray(offsets[u], offsets[u + 1]).sort((x, y) => {
+      const gx = dates[x] > 0 ? 1 : 0;
+      const gy = dates[y] > 0 ? 1 : 0;
+      return gx - gy || dates[x] - dates[y] || weights[y] - weights[x] || x - y;
+    });
+  }
+  return { offsets, order };
+}
+
+/** Reads user_artists.dat rows (header skipped): ids, weights and first tag dates, in file order. */
+export function parseUserArtists(
+  text: string,
+  firstTag: Map<string, number>,
+  file = 'user_artists.dat',
+): { users: IdIndex; items: IdIndex; userIx: Int32Array; itemIx: Int32Array; dates: Float64Array; weights: Float64Array; n: number } {
+  const cap = countLines(text);
+  const b = new InteractionBuilder(cap, false);
+  const dates = new FloatBuf(cap); // 0 = never tagged
+  const weights = new FloatBuf(cap);
+  eachTsvRow(text, file, 3, (f, lineNo) => {
+    const w = Number(f[2]);
+    if (!Number.isFinite(w)) throw badLine(file, lineNo, 'weight is not a number');
+    b.add(f[0], f[1]);
+    dates.push(firstTag.get(`${f[0]}\t${f[1]}`) ?? 0);
+    weights.push(w);
+  });
+  return {
+    users: b.users,
+    items: b.items,
+    userIx: b.userIx.data,
+    itemIx: b.itemIx.data,
+    dates: dates.data,
+    weights: weights.data,
+    n: b.userIx.length,
+  };
+}
+
 async function readLastfmHetrec(path: string): Promise<InteractionDataset> {
   const dir = resolveDir(path);
   const uaPath = join(dir, 'user_artists.dat');
@@ -489,49 +558,12 @@ async function readLastfmHetrec(path: string): Promise<InteractionDataset> {
   }
   const taggedPath = join(dir, 'user_taggedartists.dat');
   const tagged = existsSync(taggedPath) ? await readFile(taggedPath, 'latin1') : '';
-
-  // First tag date per (user, artist) as yyyymmdd.
-  const firstTag = new Map<string, number>();
-  if (tagged) {
-    eachTsvRow(tagged, taggedPath, 6, (f) => {
-      const key = `${f[0]}\t${f[1]}`;
-      const date = Number(f[5]) * 10_000 + Number(f[4]) * 100 + Number(f[3]);
-      const prev = firstTag.get(key);
-      if (prev === undefined || date < prev) firstTag.set(key, date);
-    });
-  }
-
-  // Sort key per interaction (see the file header): untagged first by descending weight, then tagged by
-  // first-tag date; compared over parallel arrays dates[n], weights[n].
-  const text = await readFile(uaPath, 'utf8');
-  const b = new InteractionBuilder(countLines(text), false);
-  const dates = new FloatBuf(countLines(text)); // 0 = never tagged
-  const weights = new FloatBuf(countLines(text));
-  eachTsvRow(text, uaPath, 3, (f, lineNo) => {
-    const w = Number(f[2]);
-    if (!Number.isFinite(w)) throw badLine(uaPath, lineNo, 'weight is not a number');
-    b.add(f[0], f[1]);
-    dates.push(firstTag.get(`${f[0]}\t${f[1]}`) ?? 0);
-    weights.push(w);
-  });
-  const n = b.userIx.length;
-  const { seqs } = groupByUser(b.userIx.data, b.itemIx.data, n, b.users.size, b.items.size);
-  // Re-derive the original positions of each user's slice (file order) and sort it by our key.
-  const pos = new Int32Array(n);
-  const cursor = seqs.offsets.slice(0, seqs.numUsers);
-  for (let i = 0; i < n; i++) pos[cursor[b.userIx.data[i]]++] = i;
-  const d = dates.data;
-  const w = weights.data;
-  for (let u = 0; u < seqs.numUsers; u++) {
-    const slice = pos.subarray(seqs.offsets[u], seqs.offsets[u + 1]);
-    slice.sort((x, y) => {
-      const gx = d[x] > 0 ? 1 : 0;
-      const gy = d[y] > 0 ? 1 : 0;
-      return gx - gy || d[x] - d[y] || w[y] - w[x] || x - y;
-    });
-  }
-  for (let j = 0; j < n; j++) seqs.items[j] = b.itemIx.data[pos[j]];
-  const ds: InteractionDataset = { name: 'lastfm-hetrec', seqs, userIds: b.users.ids, itemIds: b.items.ids };
+  const ua = parseUserArtists(await readFile(uaPath, 'utf8'), tagged ? firstTagDates(tagged, taggedPath) : new Map(), uaPath);
+  const { offsets, order } = lastfmOrder(ua.userIx, ua.dates, ua.weights, ua.n, ua.users.size);
+  const items = new Int32Array(ua.n); // [n]
+  for (let j = 0; j < ua.n; j++) items[j] = ua.itemIx[order[j]];
+  const seqs: Sequences = { numUsers: ua.users.size, numItems: ua.items.size, offsets, items };
+  const ds: InteractionDataset = { name: 'lastfm-hetrec', seqs, userIds: ua.users.ids, itemIds: ua.items.ids };
 
   const info = new Map<string, ItemInfo>();
   const artistsPath = join(dir, 'artists.dat');

@@ -28,6 +28,8 @@ export interface ValidateOptions {
   maxBatch?: number;
   /** Index of rows[0] in the caller's numbering (importers validate a file in chunks). */
   indexOffset?: number;
+  /** Explicit index of each row in the caller's numbering (when rows are not contiguous); wins over indexOffset. */
+  indexes?: readonly number[];
 }
 
 export interface ValidatedBatch<T> {
@@ -58,7 +60,7 @@ export function validateBatch<S extends z.ZodType>(
   const validIndexes: number[] = [];
   const rejected: RejectedRow[] = [];
   for (let i = 0; i < rows.length; i++) {
-    const index = offset + i;
+    const index = opts.indexes?.[i] ?? offset + i;
     const r = schema.safeParse(rows[i]);
     if (r.success) {
       valid.push(r.data);

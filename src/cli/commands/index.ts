@@ -1,6 +1,7 @@
 /** The subcommands, in help order. Add a command by adding its module's `register` here. */
 import type { Command } from 'commander';
+import { register as registerImport } from './import.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerImport];
