@@ -1,0 +1,296 @@
+/**
+ * Training loop and Recommender wrapper for the two-tower model (math in twotower.ts): example sampling,
+ * candidate sampling with exact logQ, epochs with a wall-clock budget, early stopping on validation
+ * NDCG@10 (full ranking, training history excluded, as in eval's loo-full), and the artifacts the model
+ * registry stores (config + named Float32 weights) so serving can rebuild the towers and the ANN index.
+ */
+import { z } from 'zod';
+import { ValidationError, formatPath } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { Sequences } from '../core/dataset.js';
+import type { FitContext, FitReport, Recommender } from './types.js';
+import {
+  PARAM_NAMES,
+  TwoTowerConfigSchema,
+  TwoTowerNet,
+  hashItemFeatures,
+  matmulNT,
+  type ItemFeatures,
+  type TwoTowerBatch,
+  type TwoTowerConfig,
+  type TwoTowerParams,
+} from './twotower.js';
+
+export const TwoTowerTrainSchema = TwoTowerConfigSchema.extend({
+  maxEpochs: z.number().int().min(1).max(10_000).default(200),
+  /** Epochs without a validation improvement before stopping. */
+  patience: z.number().int().min(1).max(1000).default(4),
+  /** Training positions sampled per user per epoch (0 = every position). */
+  positionsPerUser: z.number().int().min(0).max(100_000).default(32),
+  /** Users sampled for the per-epoch validation NDCG@10 (0 = all with a target). */
+  validUsers: z.number().int().min(0).max(10_000_000).default(3000),
+  /** Linear learning-rate warm-up steps. */
+  warmupSteps: z.number().int().min(0).max(1_000_000).default(200),
+});
+export type TwoTowerTrainConfig = z.output<typeof TwoTowerTrainSchema>;
+
+function parseParams(params: Record<string, unknown> | undefined): TwoTowerTrainConfig {
+  const r = TwoTowerTrainSchema.safeParse(params ?? {});
+  if (!r.success) {
+    throw new ValidationError(
+      'invalid twotower parameters',
+      r.error.issues.map((i) => ({ path: formatPath(i.path, 'params'), message: i.message })),
+    );
+  }
+  return r.data;
+}
+
+/** Copies the last ≤ L items of each user's sequence into hist: [n, L] (left-aligned) and histLen: [n]. */
+export function gatherHistories(seqs: Sequences, userIxs: Int32Array, L: number, hist: Int32Array, histLen: Int32Array): void {
+  for (let r = 0; r < userIxs.length; r++) {
+    const u = userIxs[r];
+    const end = seqs.offsets[u + 1];
+    const start = Math.max(seqs.offsets[u], end - L);
+    histLen[r] = end - start;
+    hist.set(seqs.items.subarray(start, end), r * L);
+  }
+}
+
+/**
+ * NDCG@10 of one target among all items, scores: [numItems] with the user's history already set to
+ * -Infinity. Rank = number of items scoring strictly higher (ties favour the target, as in eval).
+ */
+function ndcgAt10(scores: Float32Array, target: number): number {
+  const t = scores[target];
+  let rank = 0;
+  for (let i = 0; i < scores.length && rank < 10; i++) if (scores[i] > t) rank++;
+  return rank < 10 ? 1 / Math.log2(rank + 2) : 0;
+}
+
+export class TwoTowerRecommender implements Recommender {
+  readonly name = 'twotower';
+  net: TwoTowerNet | null = null;
+  config: TwoTowerTrainConfig | null = null;
+  /** Cached item vectors after fit/load: [numItems, D]. */
+  private itemVecs: Float32Array | null = null;
+
+  async fit(ctx: FitContext): Promise<FitReport> {
+    const cfg = parseParams(ctx.params);
+    this.config = cfg;
+    const t0 = Date.now();
+    const deadline = ctx.maxMinutes !== undefined ? t0 + ctx.maxMinutes * 60_000 : Infinity;
+    const { train } = ctx;
+    const numItems = train.numItems, numUsers = train.numUsers;
+    if (numItems < 2) throw new ValidationError('twotower needs at least 2 items', [{ path: 'train.numItems', message: `got ${numItems}` }]);
+    const rng = new Rng(ctx.seed);
+    const feats = hashItemFeatures(numItems, cfg.hashBuckets, ctx.side);
+    const net = new TwoTowerNet(cfg, numItems, numUsers, feats, rng);
+    this.net = net;
+
+    // Target frequencies → logQ for the mixture of in-batch (popularity) and uniform sampling.
+    const B = cfg.batchSize, S = cfg.sampledNegatives;
+    const freq = new Float64Array(numItems);
+    let numTargets = 0;
+    for (let u = 0; u < numUsers; u++) {
+      for (let p = train.offsets[u] + 1; p < train.offsets[u + 1]; p++) {
+        freq[train.items[p]]++;
+        numTargets++;
+      }
+    }
+    if (numTargets === 0) throw new ValidationError('twotower needs users with at least 2 interactions', [{ path: 'train', message: 'no training pairs' }]);
+    const logQ = new Float32Array(numItems); // [numItems]
+    for (let i = 0; i < numItems; i++) logQ[i] = Math.log((B * (freq[i] / numTargets) + S / numItems) / (B + S));
+
+    // Validation users (a fixed sample, so epochs compare like with like).
+    const validPool: number[] = [];
+    for (let u = 0; u < numUsers; u++) if (ctx.validTargets[u] >= 0 && train.offsets[u + 1] > train.offsets[u]) validPool.push(u);
+    const vrng = rng.fork(1);
+    vrng.shuffle(validPool);
+    const validIxs = Int32Array.from(cfg.validUsers > 0 ? validPool.slice(0, cfg.validUsers) : validPool);
+
+    const L = cfg.historyLen;
+    const batch: TwoTowerBatch = {
+      size: B,
+      userIxs: new Int32Array(B),
+      hist: new Int32Array(B * L),
+      histLen: new Int32Array(B),
+      cands: new Int32Array(B + S),
+      logQ: new Float32Array(B + S),
+    };
+    let best = -1;
+    let bestParams: TwoTowerParams | null = null;
+    let bestEpoch = 0;
+    let sinceBest = 0;
+    let epoch = 0;
+    let lossEma = NaN;
+    let outOfTime = false;
+    const srng = rng.fork(2);
+    for (epoch = 1; epoch <= cfg.maxEpochs && !outOfTime; epoch++) {
+      const examples = this.sampleExamples(train, cfg.positionsPerUser, srng); // [2 * n]: (user, position)
+      const n = examples.length / 2;
+      for (let s = 0; s + B <= n; s += B) {
+        for (let b = 0; b < B; b++) {
+          const u = examples[2 * (s + b)], pos = examples[2 * (s + b) + 1];
+          const start = train.offsets[u];
+          const hs = Math.max(start, pos - L);
+          batch.userIxs[b] = u;
+          batch.histLen[b] = pos - hs;
+          batch.hist.set(train.items.subarray(hs, pos), b * L);
+          batch.cands[b] = train.items[pos];
+        }
+        for (let j = B; j < B + S; j++) batch.cands[j] = srng.int(numItems);
+        for (let j = 0; j < B + S; j++) batch.logQ[j] = logQ[batch.cands[j]];
+        const loss = net.lossAndGrad(batch);
+        if (!Number.isFinite(loss)) throw new Error(`twotower: loss became ${loss} at epoch ${epoch}; lower lr or raise temperature`);
+        lossEma = Number.isNaN(lossEma) ? loss : 0.98 * lossEma + 0.02 * loss;
+        const lr = cfg.lr * Math.min(1, (net.step + 1) / Math.max(1, cfg.warmupSteps));
+        net.adamStep(lr);
+        if (Date.now() > deadline) {
+          outOfTime = true;
+          break;
+        }
+        if (net.step % 50 === 0) ctx.onProgress?.({ epoch, step: net.step, loss: lossEma, elapsedSeconds: (Date.now() - t0) / 1000 });
+      }
+      this.itemVecs = net.itemVectors();
+      const ndcg = this.validate(train, ctx.validTargets, validIxs);
+      if (ndcg > best) {
+        best = ndcg;
+        bestEpoch = epoch;
+        sinceBest = 0;
+        bestParams = snapshot(net.params);
+      } else sinceBest++;
+      ctx.onProgress?.({
+        epoch,
+        step: net.step,
+        loss: lossEma,
+        valid: { 'NDCG@10': ndcg },
+        elapsedSeconds: (Date.now() - t0) / 1000,
+        message: ndcg === best ? 'new best' : `no improvement (${sinceBest}/${cfg.patience})`,
+      });
+      if (sinceBest >= cfg.patience) break;
+    }
+    if (bestParams) net.params = bestParams;
+    this.itemVecs = net.itemVectors();
+    return {
+      params: { ...cfg },
+      epochs: Math.min(epoch, cfg.maxEpochs),
+      valid: { 'NDCG@10': best, bestEpoch },
+      trainSeconds: (Date.now() - t0) / 1000,
+    };
+  }
+
+  /** (user, position) pairs, shuffled: position p predicts items[p] from items before it. */
+  private sampleExamples(train: Sequences, perUser: number, rng: Rng): Int32Array {
+    const out: number[] = [];
+    for (let u = 0; u < train.numUsers; u++) {
+      const s = train.offsets[u], e = train.offsets[u + 1];
+      const n = e - s - 1; // positions s+1 .. e-1
+      if (n <= 0) continue;
+      if (perUser === 0 || n <= perUser) {
+        for (let p = s + 1; p < e; p++) out.push(u, p);
+      } else {
+        for (let k = 0; k < perUser; k++) out.push(u, s + 1 + rng.int(n));
+      }
+    }
+    const pairs = out.length / 2;
+    const arr = Int32Array.from(out);
+    for (let i = pairs - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const a0 = arr[2 * i], a1 = arr[2 * i + 1];
+      arr[2 * i] = arr[2 * j];
+      arr[2 * i + 1] = arr[2 * j + 1];
+      arr[2 * j] = a0;
+      arr[2 * j + 1] = a1;
+    }
+    return arr;
+  }
+
+  /** Mean NDCG@10 over users (history = train, target = validTargets), full ranking minus history. */
+  private validate(train: Sequences, targets: Int32Array, users: Int32Array): number {
+    if (users.length === 0) return 0;
+    const N = train.numItems;
+    const block = 256;
+    const out = new Float32Array(block * N);
+    let sum = 0;
+    for (let s = 0; s < users.length; s += block) {
+      const ixs = users.subarray(s, Math.min(users.length, s + block));
+      this.scoreBatch(train, ixs, out.subarray(0, ixs.length * N));
+      for (let r = 0; r < ixs.length; r++) {
+        const u = ixs[r];
+        const row = out.subarray(r * N, (r + 1) * N);
+        for (let p = train.offsets[u]; p < train.offsets[u + 1]; p++) if (train.items[p] !== targets[u]) row[train.items[p]] = -Infinity;
+        sum += ndcgAt10(row, targets[u]);
+      }
+    }
+    return sum / users.length;
+  }
+
+  /** User vectors [n, D] conditioned on each user's last ≤ L items in `histories`. */
+  userVectors(histories: Sequences, userIxs: Int32Array): Float32Array {
+    const net = this.requireNet();
+    const L = net.c.historyLen, n = userIxs.length;
+    const hist = new Int32Array(n * L), histLen = new Int32Array(n);
+    gatherHistories(histories, userIxs, L, hist, histLen);
+    return net.userVectors(userIxs, hist, histLen, n);
+  }
+
+  /** L2-normalised item vectors [numItems, D] for the ANN index. */
+  itemEmbeddings(): Float32Array {
+    const net = this.requireNet();
+    if (!this.itemVecs) this.itemVecs = net.itemVectors();
+    return this.itemVecs;
+  }
+
+  scoreBatch(histories: Sequences, userIxs: Int32Array, out: Float32Array): void {
+    const net = this.requireNet();
+    const N = net.numItems, D = net.c.dim, n = userIxs.length;
+    if (out.length < n * N) throw new ValidationError('score buffer too small', [{ path: 'out', message: `need ${n * N}, got ${out.length}` }]);
+    const u = this.userVectors(histories, userIxs); // [n, D]
+    matmulNT(u, this.itemEmbeddings(), out, n, N, D); // [n, N]
+  }
+
+  private requireNet(): TwoTowerNet {
+    if (!this.net) throw new Error('twotower: fit() or fromArtifacts() first');
+    return this.net;
+  }
+
+  /** What the registry persists: the config (JSON) and every weight tensor by name. */
+  toArtifacts(): { config: TwoTowerTrainConfig & { numItems: number; numUsers: number }; weights: Record<string, Float32Array | Int32Array> } {
+    const net = this.requireNet();
+    const weights: Record<string, Float32Array | Int32Array> = { featOffsets: net.feats.offsets, featIx: net.feats.ix };
+    for (const k of PARAM_NAMES) weights[k] = net.params[k];
+    return { config: { ...(this.config as TwoTowerTrainConfig), numItems: net.numItems, numUsers: net.numUsers }, weights };
+  }
+
+  static fromArtifacts(config: Record<string, unknown>, weights: Record<string, Float32Array | Int32Array>): TwoTowerRecommender {
+    const { numItems, numUsers, ...rest } = config as { numItems: number; numUsers: number } & Record<string, unknown>;
+    const cfg = parseParams(rest);
+    const params = {} as TwoTowerParams;
+    for (const k of PARAM_NAMES) {
+      const w = weights[k];
+      if (!(w instanceof Float32Array)) throw new ValidationError(`twotower artifact is missing weight ${k}`, [{ path: `weights.${k}`, message: 'missing' }]);
+      params[k] = w;
+    }
+    const feats: ItemFeatures = {
+      offsets: (weights.featOffsets as Int32Array) ?? new Int32Array(numItems + 1),
+      ix: (weights.featIx as Int32Array) ?? new Int32Array(0),
+    };
+    if (params.E.length !== numItems * cfg.dim || feats.offsets.length !== numItems + 1) {
+      throw new ValidationError('twotower artifact shapes disagree with its config', [{ path: 'weights.E', message: `expected ${numItems}x${cfg.dim}` }]);
+    }
+    const rec = new TwoTowerRecommender();
+    rec.config = cfg;
+    rec.net = new TwoTowerNet(cfg as TwoTowerConfig, numItems, numUsers, feats, new Rng(0), params);
+    return rec;
+  }
+}
+
+function snapshot(p: TwoTowerParams): TwoTowerParams {
+  const out = {} as TwoTowerParams;
+  for (const k of PARAM_NAMES) out[k] = p[k].slice();
+  return out;
+}
+
+export function createTwoTower(): Recommender {
+  return new TwoTowerRecommender();
+}
