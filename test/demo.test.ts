@@ -1,0 +1,69 @@
+/**
+ * The `npm start` path, programmatically and over a real socket: a first start on an empty data dir
+ * generates the demo data and keys, serves /healthz and 20 recommendations for a demo user; a second
+ * start finds the data and keys and reuses them.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoBanner, startDemo, type DemoHandle } from '../src/cli/commands/demo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tastemaker-demo-'));
+const handles: DemoHandle[] = [];
+after(async () => {
+  for (const h of handles) await h.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Keys and address must come from the options, not from the developer's environment. */
+const env = {};
+const quiet = () => undefined;
+
+async function fetchJson(url: string, key?: string): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(url, key ? { headers: { authorization: `Bearer ${key}` } } : {});
+  return { status: r.status, body: await r.json() };
+}
+
+test('first start generates data and keys, then serves recommendations', async () => {
+  const h = await startDemo({ dataDir: dir, port: 0, users: 200, items: 300, eventsPerUser: 20, seed: 1, env, log: quiet });
+  handles.push(h);
+  assert.equal(h.generated, true);
+  assert.ok(h.port > 0);
+  assert.equal(h.dataset.users, 200);
+  assert.equal(h.dataset.items, 300);
+  assert.ok(h.dataset.events > 1_000);
+  // The key file is private to the owner.
+  assert.equal(statSync(join(dir, 'keys.json')).mode & 0o777, 0o600);
+  assert.match(h.keys.admin, /^tm_admin_/);
+  assert.match(h.keys.client, /^tm_client_/);
+
+  const health = await fetchJson(`${h.url}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+
+  const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
+  assert.equal(rec.status, 200);
+  const body = rec.body as { items: { itemId: string }[]; requestId: string };
+  assert.equal(body.items.length, 20);
+  assert.ok(body.requestId);
+  assert.equal((await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}`)).status, 401);
+
+  const banner = demoBanner(h);
+  assert.ok(banner.includes(h.url) && banner.includes(h.keys.client) && banner.includes('curl'));
+  await h.close();
+});
+
+test('second start reuses the data and the keys', async () => {
+  const first = handles[0];
+  const h = await startDemo({ dataDir: dir, port: 0, users: 999, items: 999, seed: 2, env, log: quiet });
+  handles.push(h);
+  assert.equal(h.generated, false);
+  assert.deepEqual(h.dataset, first.dataset);
+  assert.deepEqual(h.keys, first.keys);
+  const health = await fetchJson(`${h.url}/healthz`);
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
+  const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
+  assert.equal((rec.body as { items: unknown[] }).items.length, 20);
+});
