@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { register as registerImport } from './import.js';
 import { register as registerBench } from './bench.js';
+import { register as registerDemo } from './demo.js';
+import { register as registerServe } from './serve.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerImport, registerBench];
+export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerBench];
