@@ -1,0 +1,73 @@
+/**
+ * Engine configuration: one zod schema (validator, type and defaults in one place). Durations are in ms;
+ * every count has a bound. Event weights are the reward per event type (negative = negative feedback).
+ */
+import { z } from 'zod';
+import { ValidationError, formatPath } from '../core/errors.js';
+import { DEFAULT_EVENT_WEIGHTS, EventType } from '../core/schemas.js';
+
+const HOUR_MS = 3_600_000;
+const ms = (max: number) => z.number().positive().max(max);
+
+const SurfaceFlags = z.strictObject({
+  home: z.boolean().default(true),
+  next: z.boolean().default(true),
+  similar: z.boolean().default(true),
+  trending: z.boolean().default(true),
+  fresh: z.boolean().default(true),
+});
+
+export const EngineConfig = z.strictObject({
+  eventWeights: z.record(EventType, z.number().min(-100).max(100)).default({ ...DEFAULT_EVENT_WEIGHTS }),
+  /** Half-life of the trending counters. */
+  trendingHalfLifeMs: ms(365 * 24 * HOUR_MS).default(24 * HOUR_MS),
+  /** Half-life of the recency part of the fresh score. */
+  freshHalfLifeMs: ms(365 * 24 * HOUR_MS).default(3 * 24 * HOUR_MS),
+  /** Lift of fresh items by early engagement: score · (1 + w · ln(1 + trending)). */
+  freshPopularityWeight: z.number().min(0).max(10).default(0.1),
+  /** Interactions remembered per user (ring). */
+  historySize: z.number().int().min(1).max(10_000).default(50),
+  /** Without client session ids, a gap longer than this starts a new session. */
+  sessionGapMs: ms(7 * 24 * HOUR_MS).default(30 * 60_000),
+  /** Consumed items remembered per user for exclusion (oldest forgotten first). */
+  maxConsumedPerUser: z.number().int().min(0).max(1_000_000).default(5_000),
+  /** Events weighing at most this are hard negatives, excluded from every surface for that user. */
+  hardNegativeWeight: z.number().max(0).default(-2),
+  cooc: z
+    .strictObject({
+      /** Previous positive items in the session each occurrence pairs with. */
+      window: z.number().int().min(1).max(100).default(5),
+      /** Pairs only form within this time span. */
+      windowMs: ms(30 * 24 * HOUR_MS).default(2 * HOUR_MS),
+      minSupport: z.number().int().min(1).max(1_000).default(2),
+      maxNeighbours: z.number().int().min(10).max(100_000).default(1_000),
+    })
+    .prefault({}),
+  home: z
+    .strictObject({
+      seedItems: z.number().int().min(1).max(500).default(20),
+      recencyDecay: z.number().gt(0).max(1).default(0.9),
+    })
+    .prefault({}),
+  next: z
+    .strictObject({
+      seedItems: z.number().int().min(1).max(500).default(5),
+      recencyDecay: z.number().gt(0).max(1).default(0.6),
+    })
+    .prefault({}),
+  /** Per surface: exclude the user's already-consumed items (hard negatives are always excluded). */
+  excludeConsumed: SurfaceFlags.prefault({}),
+  /** Events per batch when warming up from the store. */
+  warmBatchSize: z.number().int().min(1).max(100_000).default(5_000),
+});
+export type EngineConfigInput = z.input<typeof EngineConfig>;
+export type EngineConfig = z.output<typeof EngineConfig>;
+
+export function parseEngineConfig(input: EngineConfigInput = {}): EngineConfig {
+  const r = EngineConfig.safeParse(input);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, 'config'), message: i.message }));
+    throw new ValidationError(`invalid engine config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  }
+  return r.data;
+}

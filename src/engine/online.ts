@@ -1,0 +1,319 @@
+/**
+ * The online engine: warms the features and candidate indexes from the store's catalog and event log,
+ * keeps them current from `onItems`/`onEvents` (so the next request sees every accepted event), and
+ * answers the surfaces by merging candidate sources:
+ *
+ *   home     = co-occurrence over the recent history  → back-fill trending → fresh
+ *   next     = co-occurrence over the current session → back-fill home (history co-occurrence, trending, fresh)
+ *   similar  = co-occurrence of the item              → back-fill same creator → trending
+ *   trending = decayed engagement                     → back-fill fresh
+ *   fresh    = newest, lightly popularity-weighted
+ *
+ * Unknown users are cold users (no history: the back-fill answers). Every response is logged as an
+ * impression (request id, positions, scores, model versions) so later events can point back at it.
+ * The candidate computation is synchronous between awaits, so the reused buffers are never shared by two
+ * requests in flight.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { NotFoundError, UnavailableError, ValidationError } from '../core/errors.js';
+import type { Event, Item, Surface, User } from '../core/schemas.js';
+import { LIMITS } from '../core/schemas.js';
+import {
+  type CandidateBuffer,
+  CooccurrenceIndex,
+  CoocSource,
+  CreatorSource,
+  FreshSource,
+  Merger,
+  MAX_TIERS,
+  RequestFilter,
+  TrendingSource,
+  seedsFromHistory,
+  singleSeed,
+  type CandidateContext,
+  type CandidateSource,
+  type MergeTier,
+  type SeedConfig,
+} from '../candidates/index.js';
+import { OnlineFeatures, type UserHistory } from '../features/index.js';
+import type { Store } from '../store/types.js';
+import type { EngineConfig } from './config.js';
+import type { Engine, RecommendRequest, RecommendResponse, RecommendedItem } from './types.js';
+
+const SERVED_SURFACES: ReadonlySet<string> = new Set(['home', 'next', 'similar', 'trending', 'fresh']);
+/** Bound on the caller's exclude list. */
+const MAX_EXCLUDE = 1_000;
+/** Seeds any surface may use (≥ the configured seed counts). */
+const MAX_SEEDS = 500;
+const ITEM_PAGE = 1_000;
+const ONLINE = 'online';
+
+/** A source whose seeds are set just before it runs (each tier of a merge can condition on different items). */
+class Seeded implements CandidateSource {
+  constructor(
+    readonly name: string,
+    private readonly inner: CandidateSource,
+    private readonly setSeeds: (ctx: CandidateContext) => void,
+  ) {}
+  candidates(ctx: CandidateContext, n: number, out: CandidateBuffer): void {
+    this.setSeeds(ctx);
+    this.inner.candidates(ctx, n, out);
+  }
+}
+
+export class OnlineEngine implements Engine {
+  readonly features: OnlineFeatures;
+  readonly cooc: CooccurrenceIndex;
+  private readonly filter: RequestFilter;
+  private readonly merger: Merger;
+  private readonly ctx: CandidateContext;
+  /** window: [cooc.window] scratch for the session window of an incoming event. */
+  private readonly window: Int32Array;
+  private readonly tiers: Record<Exclude<Surface, 'search'>, MergeTier[]>;
+  /** The history of the request being answered (read by the seeded sources). */
+  private current: UserHistory | undefined;
+  private currentSessionKey: string | undefined;
+  private closed = false;
+
+  constructor(
+    readonly store: Store,
+    readonly config: EngineConfig,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.features = new OnlineFeatures({
+      eventWeights: config.eventWeights,
+      trendingHalfLifeMs: config.trendingHalfLifeMs,
+      history: {
+        size: config.historySize,
+        sessionGapMs: config.sessionGapMs,
+        maxConsumed: config.maxConsumedPerUser,
+        hardNegativeWeight: config.hardNegativeWeight,
+      },
+    });
+    this.cooc = new CooccurrenceIndex(config.cooc);
+    this.window = new Int32Array(config.cooc.window);
+    const capacity = 2 * LIMITS.maxN; // a fill tier may need n + (items already placed) candidates
+    const catalog = this.features.catalog;
+    this.filter = new RequestFilter(catalog);
+    this.merger = new Merger(capacity);
+    this.ctx = {
+      nowMs: 0,
+      userIx: -1,
+      filter: this.filter,
+      seedItems: new Int32Array(MAX_SEEDS),
+      seedWeights: new Float32Array(MAX_SEEDS),
+      seedCount: 0,
+    };
+    const cooc = new CoocSource(this.cooc, capacity);
+    const trending = new TrendingSource(catalog, this.features.trending, capacity);
+    const fresh = new FreshSource(catalog, this.features.trending, { halfLifeMs: config.freshHalfLifeMs, popularityWeight: config.freshPopularityWeight }, capacity);
+    const creator = new CreatorSource(catalog, this.features.trending, capacity);
+    const historySeeds = (cfg: SeedConfig) => (ctx: CandidateContext) => seedsFromHistory(ctx, this.current, cfg, false);
+    const home = new Seeded('cooc', cooc, historySeeds(config.home));
+    const session = new Seeded('cooc-session', cooc, (ctx) => {
+      const h = this.current;
+      // A session id the user has not used yet means a new, still empty session.
+      const sameSession = h !== undefined && (this.currentSessionKey === undefined || this.currentSessionKey === h.sessionKey);
+      if (sameSession) seedsFromHistory(ctx, h, config.next, true);
+      else ctx.seedCount = 0;
+      if (ctx.seedCount === 0 && sameSession) seedsFromHistory(ctx, h, config.next, false);
+    });
+    const similar = new Seeded('cooc', cooc, () => undefined); // seed set by the request
+    // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
+    const Q = LIMITS.maxN;
+    this.tiers = {
+      home: [{ source: home, quota: Q }, { source: trending, quota: 2 * Q, fill: true }, { source: fresh, quota: 2 * Q, fill: true }],
+      next: [
+        { source: session, quota: Q },
+        { source: home, quota: 2 * Q, fill: true },
+        { source: trending, quota: 2 * Q, fill: true },
+        { source: fresh, quota: 2 * Q, fill: true },
+      ],
+      similar: [{ source: similar, quota: Q }, { source: creator, quota: 2 * Q, fill: true }, { source: trending, quota: 2 * Q, fill: true }],
+      trending: [{ source: trending, quota: Q }, { source: fresh, quota: 2 * Q, fill: true }],
+      fresh: [{ source: fresh, quota: Q }],
+    };
+    for (const t of Object.values(this.tiers)) if (t.length > MAX_TIERS) throw new Error('too many tiers');
+  }
+
+  /** Loads the catalog and replays the event log (in seq order, bounded batches). */
+  async warm(): Promise<{ items: number; events: number; lastSeq: number }> {
+    let afterId: string | undefined;
+    let items = 0;
+    while (true) {
+      const page = await this.store.scanItems({ afterId, limit: ITEM_PAGE });
+      if (page.length === 0) break;
+      this.onItems(page);
+      items += page.length;
+      afterId = page[page.length - 1].id;
+      if (page.length < ITEM_PAGE) break;
+    }
+    let events = 0;
+    let lastSeq = 0;
+    for await (const batch of this.store.scanEvents({ batchSize: this.config.warmBatchSize })) {
+      this.onEvents(batch);
+      events += batch.length;
+      lastSeq = batch[batch.length - 1].seq;
+    }
+    return { items, events, lastSeq };
+  }
+
+  onItems(items: Item[]): void {
+    for (const it of items) this.features.upsertItem(it);
+  }
+
+  onItemDeleted(itemId: string): void {
+    const catalog = this.features.catalog;
+    if (!catalog.remove(itemId)) return;
+    const ix = catalog.ids.get(itemId);
+    this.features.trending.reset(ix);
+    this.cooc.dropItem(ix);
+  }
+
+  onUsers(users: User[]): void {
+    for (const u of users) this.features.users.intern(u.id);
+  }
+
+  onUserDeleted(userId: string): void {
+    const ix = this.features.users.get(userId);
+    if (ix >= 0) this.features.histories.clear(ix);
+  }
+
+  onEvents(events: Event[]): void {
+    const f = this.features;
+    const windowMs = this.config.cooc.windowMs;
+    for (const e of events) {
+      const r = f.resolve(e);
+      if (r.weight > 0) {
+        // Pair with the session's earlier items before this event joins the history.
+        const k = f.histories.sessionWindow(r.userIx, r.itemIx, r.sessionKey, r.tMs, windowMs, this.window);
+        if (k >= 0) this.cooc.observe(r.itemIx, this.window, k);
+      }
+      f.apply(r);
+    }
+  }
+
+  async recommend(req: RecommendRequest): Promise<RecommendResponse> {
+    if (this.closed) throw new UnavailableError('engine is closed');
+    const { surface, n } = req;
+    if (!SERVED_SURFACES.has(surface)) {
+      throw new ValidationError(`surface '${surface}' is not served by the recommendation engine`, [
+        { path: 'surface', message: `must be one of ${[...SERVED_SURFACES].join(', ')}` },
+      ]);
+    }
+    if (!Number.isInteger(n) || n < 1 || n > LIMITS.maxN) {
+      throw new ValidationError(`n must be an integer in 1..${LIMITS.maxN}`, [{ path: 'n', message: `must be an integer in 1..${LIMITS.maxN}` }]);
+    }
+    if (req.exclude && req.exclude.length > MAX_EXCLUDE) {
+      throw new ValidationError(`exclude holds at most ${MAX_EXCLUDE} ids`, [{ path: 'exclude', message: `at most ${MAX_EXCLUDE} ids` }]);
+    }
+    const f = this.features;
+    const catalog = f.catalog;
+    let seedIx = -1;
+    if (surface === 'similar') {
+      if (req.itemId === undefined) throw new ValidationError('surface similar needs itemId', [{ path: 'itemId', message: 'required for surface similar' }]);
+      seedIx = catalog.ids.get(req.itemId);
+      if (seedIx < 0 || !catalog.inCatalog(seedIx)) {
+        throw new NotFoundError(`item '${req.itemId}' not found`, [{ path: 'itemId', message: 'no such item' }]);
+      }
+    }
+
+    const nowMs = this.clock.nowMs();
+    const userIx = req.userId ? f.users.get(req.userId) : -1;
+    const h = userIx >= 0 ? f.histories.get(userIx) : undefined;
+    const filter = this.filter.begin(nowMs);
+    filter.excludeHistory(h, this.config.excludeConsumed[surface as keyof EngineConfig['excludeConsumed']]);
+    for (const id of req.exclude ?? []) filter.exclude(catalog.ids.get(id));
+    const ctx = this.ctx;
+    ctx.nowMs = nowMs;
+    ctx.userIx = userIx;
+    ctx.seedCount = 0;
+    if (seedIx >= 0) {
+      filter.exclude(seedIx);
+      singleSeed(ctx, seedIx);
+    }
+    this.current = h;
+    this.currentSessionKey = req.sessionId;
+
+    const tiers = this.tiers[surface as Exclude<Surface, 'search'>];
+    const merged = this.merger.merge(ctx, tiers, n);
+    const items: RecommendedItem[] = new Array(merged.count);
+    const usedSources = new Set<string>();
+    for (let k = 0; k < merged.count; k++) {
+      const ix = merged.items[k];
+      const sources: string[] = [];
+      const perSource: Record<string, number> = {};
+      for (let t = 0; t < tiers.length; t++) {
+        if (!(merged.sourceMask[k] & (1 << t))) continue;
+        const name = merged.sourceNames[t];
+        if (!sources.includes(name)) sources.push(name);
+        perSource[name] = merged.rawScores[k * MAX_TIERS + t];
+        usedSources.add(name);
+      }
+      const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: merged.scores[k], sources };
+      if (req.explain) item.explanation = this.explain(ix, perSource, surface === 'similar' ? seedIx : -1);
+      items[k] = item;
+    }
+    this.current = undefined;
+
+    const modelVersions: Record<string, string> = {};
+    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = ONLINE;
+    const requestId = randomUUID();
+    await this.store.recordImpression({
+      requestId,
+      userId: req.userId,
+      surface,
+      timestamp: nowMs,
+      itemIds: items.map((i) => i.itemId),
+      positions: items.map((_, k) => k),
+      scores: items.map((i) => i.score),
+      modelVersions,
+    });
+    return { requestId, userId: req.userId, surface, items, modelVersions };
+  }
+
+  /** Per-source scores, and for co-occurrence the seed items that contributed most ("because you played …"). */
+  private explain(ix: number, perSource: Record<string, number>, seedIx: number): Record<string, unknown> {
+    const out: Record<string, unknown> = { scores: perSource };
+    if (!('cooc' in perSource || 'cooc-session' in perSource)) return out;
+    const seeds = seedIx >= 0 ? [seedIx] : this.explainSeeds();
+    const because: { itemId: string; similarity: number }[] = [];
+    for (const s of seeds) {
+      const sim = this.cooc.similarity(s, ix);
+      if (sim > 0) because.push({ itemId: this.features.catalog.ids.id(s), similarity: sim });
+    }
+    because.sort((a, b) => b.similarity - a.similarity);
+    out.because = because.slice(0, 3);
+    return out;
+  }
+
+  private explainSeeds(): number[] {
+    const h = this.current;
+    if (!h) return [];
+    const seen = new Set<number>();
+    for (let k = 0; k < h.length && seen.size < this.config.home.seedItems; k++) {
+      const s = h.slot(k);
+      if (h.weights[s] > 0) seen.add(h.items[s]);
+    }
+    return [...seen];
+  }
+
+  similar(itemId: string, n: number, opts: { userId?: string; explain?: boolean } = {}): Promise<RecommendResponse> {
+    return this.recommend({ userId: opts.userId ?? '', surface: 'similar', itemId, n, explain: opts.explain });
+  }
+
+  stats(): { items: number; users: number; events: number; modelVersions: Record<string, string> } {
+    return {
+      items: this.features.catalog.count,
+      users: this.features.users.size,
+      events: this.features.eventsApplied,
+      modelVersions: { cooc: ONLINE, trending: ONLINE, fresh: ONLINE, creator: ONLINE },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

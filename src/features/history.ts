@@ -1,0 +1,126 @@
+/**
+ * Per-user online history: a ring of the last N interactions (item ix, time, event weight), the current
+ * session, the set of consumed items (bounded, oldest forgotten first) and the set of items the user gave
+ * hard negative feedback on. Every update is O(1); rings are allocated on a user's first event.
+ */
+
+export interface HistoryConfig {
+  /** Ring capacity per user. */
+  size: number;
+  /** Without client session ids, a gap longer than this starts a new session. */
+  sessionGapMs: number;
+  /** Consumed-item memory per user (for exclusion); beyond it the oldest are forgotten. */
+  maxConsumed: number;
+  /** Events with weight ≤ this are hard negatives (dislike, block): excluded from every surface. */
+  hardNegativeWeight: number;
+}
+
+export class UserHistory {
+  /** items: [size] item ixs, ring order. */
+  readonly items: Int32Array;
+  /** tsMs: [size] event times. */
+  readonly tsMs: Float64Array;
+  /** weights: [size] event weights (negative = negative feedback). */
+  readonly weights: Float32Array;
+  /** Total interactions ever pushed; ring slot of the k-th is k % size. */
+  total = 0;
+  /** `total` when the current session started. */
+  sessionStart = 0;
+  sessionKey: string | undefined = undefined;
+  lastMs = -Infinity;
+  readonly consumed = new Set<number>();
+  readonly negative = new Set<number>();
+
+  constructor(readonly size: number) {
+    this.items = new Int32Array(size);
+    this.tsMs = new Float64Array(size);
+    this.weights = new Float32Array(size);
+  }
+
+  /** Number of entries held (≤ size). */
+  get length(): number {
+    return Math.min(this.total, this.size);
+  }
+
+  /** Ring slot of the k-th newest entry (k = 0 is the newest). Caller keeps k < length. */
+  slot(k: number): number {
+    return (this.total - 1 - k) % this.size;
+  }
+
+  /** Entries (newest first) that belong to the current session. */
+  get sessionLength(): number {
+    return Math.min(this.total - this.sessionStart, this.size);
+  }
+}
+
+export class UserHistories {
+  private readonly byUser: (UserHistory | undefined)[] = [];
+
+  constructor(readonly config: HistoryConfig) {
+    if (!(config.size >= 1 && config.size <= 10_000)) throw new RangeError(`history size must be in 1..10000, got ${config.size}`);
+  }
+
+  get(userIx: number): UserHistory | undefined {
+    return this.byUser[userIx];
+  }
+
+  /** Would an event with this session key / time start a new session for the user? */
+  private isNewSession(h: UserHistory, sessionKey: string | undefined, tMs: number): boolean {
+    if (h.total === 0) return true;
+    if (sessionKey !== undefined) return sessionKey !== h.sessionKey;
+    return h.sessionKey !== undefined || tMs - h.lastMs > this.config.sessionGapMs;
+  }
+
+  /**
+   * Collects into `out` the distinct item ixs with positive weight the user interacted with earlier in the
+   * same session as an event at (sessionKey, tMs), newest first, at most out.length and within windowMs.
+   * Returns the count, or -1 when `itemIx` itself is among them (a repeat, not a new co-occurrence).
+   */
+  sessionWindow(userIx: number, itemIx: number, sessionKey: string | undefined, tMs: number, windowMs: number, out: Int32Array): number {
+    const h = this.byUser[userIx];
+    if (!h || this.isNewSession(h, sessionKey, tMs)) return 0;
+    let n = 0;
+    const inSession = h.sessionLength;
+    for (let k = 0; k < inSession && n < out.length; k++) {
+      const s = h.slot(k);
+      if (h.tsMs[s] < tMs - windowMs) break;
+      if (h.weights[s] <= 0) continue;
+      const it = h.items[s];
+      if (it === itemIx) return -1;
+      let dup = false;
+      for (let j = 0; j < n; j++) if (out[j] === it) dup = true;
+      if (!dup) out[n++] = it;
+    }
+    return n;
+  }
+
+  /** Records an interaction (weight ≠ 0). */
+  push(userIx: number, itemIx: number, weight: number, tMs: number, sessionKey: string | undefined): void {
+    let h = this.byUser[userIx];
+    if (!h) h = this.byUser[userIx] = new UserHistory(this.config.size);
+    if (this.isNewSession(h, sessionKey, tMs)) {
+      h.sessionStart = h.total;
+      h.sessionKey = sessionKey;
+    }
+    const s = h.total % h.size;
+    h.items[s] = itemIx;
+    h.tsMs[s] = tMs;
+    h.weights[s] = weight;
+    h.total++;
+    if (tMs > h.lastMs) h.lastMs = tMs;
+
+    if (h.consumed.has(itemIx)) h.consumed.delete(itemIx); // re-insert: most recent last
+    h.consumed.add(itemIx);
+    if (h.consumed.size > this.config.maxConsumed) {
+      const oldest = h.consumed.values().next().value as number;
+      h.consumed.delete(oldest);
+    }
+    if (weight <= this.config.hardNegativeWeight) h.negative.add(itemIx);
+    else if (weight > 0) h.negative.delete(itemIx);
+  }
+
+  /** Forgets a user's history (user deleted). */
+  clear(userIx: number): void {
+    this.byUser[userIx] = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The features stage's public door: `OnlineFeatures` holds the state every online surface reads —
+ * id ↔ ix maps, the catalog view, per-user histories and sessions, and time-decayed item counters — and
+ * updates it in O(1) per event. Event types map to reward weights from configuration (negative weights
+ * are negative feedback); weight-0 types (impressions) count nowhere.
+ */
+import type { Event, Item } from '../core/schemas.js';
+import { DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
+import { Catalog } from './catalog.js';
+import { DecayedCounters } from './decay.js';
+import { UserHistories, type HistoryConfig } from './history.js';
+import { IdMap } from './idmap.js';
+
+export { Catalog } from './catalog.js';
+export { DecayedCounters } from './decay.js';
+export { UserHistories, UserHistory, type HistoryConfig } from './history.js';
+export { IdMap } from './idmap.js';
+export { ensureLength } from './arrays.js';
+
+export interface FeaturesConfig {
+  /** Reward weight per event type; unknown types weigh 0. */
+  eventWeights: Readonly<Record<string, number>>;
+  /** Half-life of the trending counters. */
+  trendingHalfLifeMs: number;
+  history: HistoryConfig;
+}
+
+export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {
+  eventWeights: DEFAULT_EVENT_WEIGHTS,
+  trendingHalfLifeMs: 24 * 3_600_000,
+  history: { size: 50, sessionGapMs: 30 * 60_000, maxConsumed: 5_000, hardNegativeWeight: -2 },
+};
+
+/** An event resolved to dense indexes and its weight; reused by `resolve` (do not keep it). */
+export interface ResolvedEvent {
+  userIx: number;
+  itemIx: number;
+  weight: number;
+  tMs: number;
+  sessionKey: string | undefined;
+}
+
+export class OnlineFeatures {
+  readonly catalog = new Catalog();
+  readonly users = new IdMap();
+  readonly histories: UserHistories;
+  /** Weighted, decayed engagement per item (negative feedback subtracts). */
+  readonly trending: DecayedCounters;
+  private readonly weights: Map<string, number>;
+  private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined };
+  eventsApplied = 0;
+
+  constructor(readonly config: FeaturesConfig = DEFAULT_FEATURES_CONFIG) {
+    this.weights = new Map(Object.entries(config.eventWeights));
+    this.histories = new UserHistories(config.history);
+    this.trending = new DecayedCounters(config.trendingHalfLifeMs);
+  }
+
+  weightOf(type: string): number {
+    return this.weights.get(type) ?? 0;
+  }
+
+  upsertItem(item: Item): number {
+    return this.catalog.upsert(item);
+  }
+
+  /** Maps an event to ixs (registering new ids) and its weight, without changing any counter. */
+  resolve(e: Event): ResolvedEvent {
+    const r = this.resolved;
+    r.userIx = this.users.intern(e.userId);
+    r.itemIx = this.catalog.intern(e.itemId);
+    r.weight = this.weightOf(e.type);
+    r.tMs = e.timestamp;
+    r.sessionKey = e.sessionId;
+    return r;
+  }
+
+  /** Applies a resolved event to history and counters. O(1). */
+  apply(r: ResolvedEvent): void {
+    this.eventsApplied++;
+    if (r.weight === 0) return;
+    this.histories.push(r.userIx, r.itemIx, r.weight, r.tMs, r.sessionKey);
+    this.trending.add(r.itemIx, r.weight, r.tMs);
+  }
+
+  /** Decayed trending value of an item at nowMs. */
+  trendingAt(itemIx: number, nowMs: number): number {
+    return this.trending.valueAt(itemIx, nowMs);
+  }
+}
