@@ -4,7 +4,10 @@ import { register as registerImport } from './import.js';
 import { register as registerBench } from './bench.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerServe } from './serve.js';
+import { register as registerTrain } from './train.js';
+import { register as registerModels } from './models.js';
+import { register as registerEval } from './eval.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerBench];
+export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerModels];
