@@ -127,7 +127,7 @@ export class SasrecRecommender implements Recommender {
     const best = new Float32Array(model.paramBuf.length);
     best.set(model.paramBuf);
     const ckptPath = ctx.checkpointDir ? join(ctx.checkpointDir, CKPT_FILE) : undefined;
-    const ckptKey = JSON.stringify({ cfg, params: { ...params, threads: undefined }, numItems: train.numItems, numUsers: train.numUsers, seed: ctx.seed });
+    const ckptKey = JSON.stringify({ cfg, params: { ...params, threads: undefined, maxEpochs: undefined, patience: undefined }, numItems: train.numItems, numUsers: train.numUsers, seed: ctx.seed });
     if (ckptPath && existsSync(ckptPath)) {
       const resumed = await loadCheckpoint(ckptPath, ckptKey, model, opt, best);
       if (resumed) Object.assign(state, resumed);
@@ -139,6 +139,7 @@ export class SasrecRecommender implements Recommender {
     while (state.epoch < params.maxEpochs) {
       const epochStart = Date.now();
       const rng = new Rng(streamSeed(ctx.seed, state.epoch, -1));
+      userOrder.set(users); // each epoch's order depends only on (seed, epoch), so resumes match
       rng.shuffle(userOrder);
       let lossSum = 0;
       let lossN = 0;

@@ -1,3 +1,4 @@
+/* global WebAssembly */
 // Matmul worker thread for src/models/kernels/pool.ts. Plain JS (no TypeScript loader needed in the
 // worker): it instantiates the kernel module on the shared memory and, each time its job counter in the
 // control block moves, runs matmulRows on the row range it was given, then bumps its done counter.
