@@ -8,6 +8,7 @@ import { BprModel } from './bpr.js';
 import { EaseModel } from './ease.js';
 import { ItemKnnModel } from './itemknn.js';
 import { PopularModel } from './popular.js';
+import { SasrecRecommender } from './sasrec-train.js';
 import type { Recommender } from './types.js';
 
 export type ModelFactory = (params?: Record<string, unknown>) => Recommender;
@@ -35,3 +36,4 @@ registerModel('popular', (p) => new PopularModel(p));
 registerModel('itemknn', (p) => new ItemKnnModel(p));
 registerModel('ease', (p) => new EaseModel(p));
 registerModel('bpr', (p) => new BprModel(p));
+registerModel('sasrec', (p) => new SasrecRecommender(p));

@@ -94,8 +94,13 @@ export class SasrecRecommender implements Recommender {
   /** Validation/learning curve of the last fit: one entry per validation. */
   history: LoopState['history'] = [];
 
+  /** params: hyper-parameter overrides (SasrecParams); ctx.params passed to fit override these again. */
+  constructor(private readonly baseParams: Record<string, unknown> = {}) {
+    parseSasrecParams(baseParams);
+  }
+
   async fit(ctx: FitContext): Promise<FitReport> {
-    const params = parseSasrecParams(ctx.params);
+    const params = parseSasrecParams({ ...this.baseParams, ...ctx.params });
     const train = ctx.train;
     if (ctx.validTargets.length !== train.numUsers) {
       throw new ValidationError('validTargets must have one entry per user', [{ path: 'validTargets', message: `length ${ctx.validTargets.length} != ${train.numUsers}` }]);
