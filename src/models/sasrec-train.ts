@@ -173,12 +173,6 @@ export class SasrecRecommender implements Recommender {
         }
       }
       state.epoch++;
-      if (state.epoch === 1 && Number.isFinite(budgetMs)) {
-        // Plan the cosine decay over the epochs that fit in the budget (validation time included).
-        const epochMs = Date.now() - epochStart;
-        const fit = Math.max(1, Math.floor(budgetMs / Math.max(1, epochMs)));
-        state.plannedSteps = Math.min(params.maxEpochs, fit) * stepsPerEpoch;
-      }
       const last = outOfTime || state.epoch >= params.maxEpochs;
       if (state.epoch % params.evalEvery === 0 || last) {
         const v = this.validate(train, ctx.validTargets, validSample);
@@ -198,6 +192,12 @@ export class SasrecRecommender implements Recommender {
           message: `epoch ${state.epoch} loss ${(lossSum / Math.max(1, lossN)).toFixed(4)} valid NDCG@10 ${v['NDCG@10'].toFixed(4)} HR@10 ${v['HR@10'].toFixed(4)}`,
         });
       }
+      if (state.epoch === 1 && Number.isFinite(budgetMs)) {
+        // Plan the cosine decay over the epochs that fit in the budget (validation time included).
+        const epochMs = Date.now() - epochStart;
+        const fit = Math.max(1, Math.floor(budgetMs / Math.max(1, epochMs)));
+        state.plannedSteps = Math.min(params.maxEpochs, fit) * stepsPerEpoch;
+      }
       state.trainSeconds = elapsedMs() / 1000;
       if (ckptPath) await saveCheckpoint(ckptPath, ckptKey, model, opt, best, state);
       if (outOfTime) {
@@ -213,7 +213,11 @@ export class SasrecRecommender implements Recommender {
     this.history = state.history;
     const bestEntry = state.history.find((h) => h.epoch === state.bestEpoch);
     return {
-      params: { ...params, threads, stopReason, bestEpoch: state.bestEpoch },
+      params: {
+        ...params, threads, stopReason, bestEpoch: state.bestEpoch,
+        // Learning curve: [minutes, epoch, train loss, valid NDCG@10, valid HR@10] per validation.
+        curve: state.history.map((h) => [round(h.minutes, 2), h.epoch, round(h.loss, 4), round(h['NDCG@10'], 4), round(h['HR@10'], 4)]),
+      },
       epochs: state.epoch,
       valid: bestEntry ? { 'NDCG@10': bestEntry['NDCG@10'], 'HR@10': bestEntry['HR@10'] } : undefined,
       trainSeconds: elapsedMs() / 1000,
@@ -317,6 +321,11 @@ export class SasrecRecommender implements Recommender {
     this.model = undefined;
     this.batch = undefined;
   }
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
 }
 
 function pickModelConfig(p: SasrecParams): SasrecConfig {
