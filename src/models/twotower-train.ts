@@ -73,9 +73,16 @@ export class TwoTowerRecommender implements Recommender {
   config: TwoTowerTrainConfig | null = null;
   /** Cached item vectors after fit/load: [numItems, D]. */
   private itemVecs: Float32Array | null = null;
+  private readonly baseParams: Record<string, unknown>;
+
+  /** params: hyper-parameter overrides (validated now, so a typo fails before any data is read). */
+  constructor(params: Record<string, unknown> = {}) {
+    parseParams(params);
+    this.baseParams = params;
+  }
 
   async fit(ctx: FitContext): Promise<FitReport> {
-    const cfg = parseParams(ctx.params);
+    const cfg = parseParams({ ...this.baseParams, ...ctx.params });
     this.config = cfg;
     const t0 = Date.now();
     const deadline = ctx.maxMinutes !== undefined ? t0 + ctx.maxMinutes * 60_000 : Infinity;
@@ -122,6 +129,7 @@ export class TwoTowerRecommender implements Recommender {
     let bestEpoch = 0;
     let sinceBest = 0;
     let epoch = 0;
+    let epochsRun = 0;
     let lossEma = NaN;
     let outOfTime = false;
     const srng = rng.fork(2);
@@ -151,6 +159,7 @@ export class TwoTowerRecommender implements Recommender {
         }
         if (net.step % 50 === 0) ctx.onProgress?.({ epoch, step: net.step, loss: lossEma, elapsedSeconds: (Date.now() - t0) / 1000 });
       }
+      epochsRun = epoch;
       this.itemVecs = net.itemVectors();
       const ndcg = this.validate(train, ctx.validTargets, validIxs);
       if (ndcg > best) {
@@ -173,7 +182,7 @@ export class TwoTowerRecommender implements Recommender {
     this.itemVecs = net.itemVectors();
     return {
       params: { ...cfg },
-      epochs: Math.min(epoch, cfg.maxEpochs),
+      epochs: epochsRun,
       valid: { 'NDCG@10': best, bestEpoch },
       trainSeconds: (Date.now() - t0) / 1000,
     };
@@ -291,6 +300,6 @@ function snapshot(p: TwoTowerParams): TwoTowerParams {
   return out;
 }
 
-export function createTwoTower(): Recommender {
-  return new TwoTowerRecommender();
+export function createTwoTower(params?: Record<string, unknown>): Recommender {
+  return new TwoTowerRecommender(params);
 }

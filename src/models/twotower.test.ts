@@ -160,6 +160,7 @@ test('a tiny fit beats popularity on held-out next items', async () => {
 });
 
 test('invalid params name the field', async () => {
+  assert.throws(() => new TwoTowerRecommender({ temperature: -1 }), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'params.temperature');
   const { seqs } = synthetic(1);
   await assert.rejects(
     new TwoTowerRecommender().fit({ train: seqs, validTargets: new Int32Array(seqs.numUsers).fill(-1), seed: 1, params: { dim: 0 } }),

@@ -35,7 +35,7 @@ export const TwoTowerConfigSchema = z.strictObject({
   /** Output (and embedding) dimension D. */
   dim: z.number().int().min(4).max(512).default(64),
   /** MLP hidden width H of both towers. */
-  hidden: z.number().int().min(4).max(2048).default(256),
+  hidden: z.number().int().min(4).max(2048).default(128),
   /** History items pooled by the user tower (most recent L). */
   historyLen: z.number().int().min(1).max(1000).default(50),
   /** Per-step decay of the recency-weighted pool: weight of the k-th most recent item ∝ decay^k. */
