@@ -9,6 +9,7 @@ import { EaseModel } from './ease.js';
 import { ItemKnnModel } from './itemknn.js';
 import { PopularModel } from './popular.js';
 import { SasrecRecommender } from './sasrec-train.js';
+import { TwoTowerRecommender } from './twotower-train.js';
 import type { Recommender } from './types.js';
 
 export type ModelFactory = (params?: Record<string, unknown>) => Recommender;
@@ -37,3 +38,4 @@ registerModel('itemknn', (p) => new ItemKnnModel(p));
 registerModel('ease', (p) => new EaseModel(p));
 registerModel('bpr', (p) => new BprModel(p));
 registerModel('sasrec', (p) => new SasrecRecommender(p));
+registerModel('twotower', (p) => new TwoTowerRecommender(p));
