@@ -60,6 +60,70 @@ export function parseSasrecParams(raw: Record<string, unknown> | undefined): Sas
   return r.data;
 }
 
+/** Users with at least one (input, next item) pair. */
+export function trainableUsers(train: Sequences): Int32Array {
+  const users: number[] = [];
+  for (let u = 0; u < train.numUsers; u++) if (train.offsets[u + 1] - train.offsets[u] >= 2) users.push(u);
+  return Int32Array.from(users);
+}
+
+export interface EpochArgs {
+  model: SasrecModel;
+  opt: AdamW;
+  batch: Batch;
+  train: Sequences;
+  /** Scratch order buffer, overwritten with a shuffle of allUsers. */
+  users: Int32Array;
+  allUsers: Int32Array;
+  epoch: number;
+  seed: number;
+  params: SasrecTrainConfig;
+  /** Optimiser steps taken before this epoch (drives the learning-rate schedule). */
+  firstStep: number;
+  plannedSteps: number;
+  /** Checked after every step; true ends the epoch early. */
+  outOfTime?: () => boolean;
+  /** Stop after this many steps (benchmarks). */
+  maxSteps?: number;
+}
+
+/**
+ * One pass over the users in a (seed, epoch)-determined order: each user's newest maxLen training items
+ * predict their successors. Returns the summed mean-batch losses and the number of steps taken.
+ */
+export function trainEpoch(a: EpochArgs): { lossSum: number; lossN: number; outOfTime: boolean; sequences: number } {
+  const { model, opt, batch, train, users, params } = a;
+  const rng = new Rng(streamSeed(a.seed, a.epoch, -1));
+  users.set(a.allUsers); // each epoch's order depends only on (seed, epoch), so resumes match
+  rng.shuffle(users);
+  const stepsPerEpoch = Math.ceil(users.length / params.batchSize);
+  const steps = Math.min(stepsPerEpoch, a.maxSteps ?? Infinity);
+  let lossSum = 0;
+  let lossN = 0;
+  let sequences = 0;
+  for (let s = 0; s < steps; s++) {
+    batch.clear();
+    const end = Math.min(users.length, (s + 1) * params.batchSize);
+    for (let i = s * params.batchSize; i < end; i++) {
+      const u = users[i];
+      const o = train.offsets[u];
+      const m = train.offsets[u + 1] - o;
+      batch.push(train.items.subarray(o, o + m), 0, m - 1, true);
+    }
+    sequences += batch.B;
+    model.zeroGrad();
+    const seed = streamSeed(a.seed, a.epoch, s);
+    model.forward(batch, true, seed);
+    const loss = model.lossAndBackward(batch, true, seed);
+    const lr = lrAt(a.firstStep + s, params.lr, params.warmupSteps, a.plannedSteps, params.minLrFrac);
+    opt.update(lr, params.clipNorm);
+    lossSum += loss;
+    lossN++;
+    if (a.outOfTime?.()) return { lossSum, lossN, outOfTime: true, sequences };
+  }
+  return { lossSum, lossN, outOfTime: false, sequences };
+}
+
 /** Salt for per-(epoch, step) random streams. */
 function streamSeed(seed: number, epoch: number, step: number): number {
   return (Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35)) >>> 0;
@@ -118,8 +182,7 @@ export class SasrecRecommender implements Recommender {
     this.batch = batch;
     const opt = new AdamW(kernels, model.paramRefs, { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: params.weightDecay });
 
-    const users: number[] = [];
-    for (let u = 0; u < train.numUsers; u++) if (train.offsets[u + 1] - train.offsets[u] >= 2) users.push(u);
+    const users = trainableUsers(train);
     if (users.length === 0) throw new ValidationError('no user has 2 or more training items', [{ path: 'train', message: 'too short' }]);
     const userOrder = Int32Array.from(users);
     const stepsPerEpoch = Math.ceil(users.length / params.batchSize);
@@ -143,35 +206,11 @@ export class SasrecRecommender implements Recommender {
     let stopReason = 'maxEpochs';
     while (state.epoch < params.maxEpochs) {
       const epochStart = Date.now();
-      const rng = new Rng(streamSeed(ctx.seed, state.epoch, -1));
-      userOrder.set(users); // each epoch's order depends only on (seed, epoch), so resumes match
-      rng.shuffle(userOrder);
-      let lossSum = 0;
-      let lossN = 0;
-      let outOfTime = false;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        batch.clear();
-        const end = Math.min(userOrder.length, (s + 1) * params.batchSize);
-        for (let i = s * params.batchSize; i < end; i++) {
-          const u = userOrder[i];
-          const o = train.offsets[u];
-          const m = train.offsets[u + 1] - o;
-          batch.push(train.items.subarray(o, o + m), 0, m - 1, true);
-        }
-        model.zeroGrad();
-        const seed = streamSeed(ctx.seed, state.epoch, s);
-        model.forward(batch, true, seed);
-        const loss = model.lossAndBackward(batch, true, seed);
-        const lr = lrAt(state.step, params.lr, params.warmupSteps, state.plannedSteps, params.minLrFrac);
-        opt.update(lr, params.clipNorm);
-        state.step++;
-        lossSum += loss;
-        lossN++;
-        if (elapsedMs() > budgetMs) {
-          outOfTime = true;
-          break;
-        }
-      }
+      const { lossSum, lossN, outOfTime } = trainEpoch({
+        model, opt, batch, train, users: userOrder, allUsers: users, epoch: state.epoch, seed: ctx.seed, params,
+        firstStep: state.step, plannedSteps: state.plannedSteps, outOfTime: () => elapsedMs() > budgetMs,
+      });
+      state.step += lossN;
       state.epoch++;
       const last = outOfTime || state.epoch >= params.maxEpochs;
       if (state.epoch % params.evalEvery === 0 || last) {
