@@ -9,16 +9,18 @@ import { ValidationError, formatPath } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Sequences } from '../core/dataset.js';
 import type { FitContext, FitReport, Recommender } from './types.js';
+import { bestMatmuls } from './twotower-kernels.js';
 import {
   PARAM_NAMES,
   TwoTowerConfigSchema,
   TwoTowerNet,
   hashItemFeatures,
-  matmulNT,
+  type Matmuls,
   type ItemFeatures,
   type TwoTowerBatch,
   type TwoTowerConfig,
   type TwoTowerParams,
+  tsMatmuls,
 } from './twotower.js';
 
 export const TwoTowerTrainSchema = TwoTowerConfigSchema.extend({
@@ -74,6 +76,19 @@ export class TwoTowerRecommender implements Recommender {
   /** Cached item vectors after fit/load: [numItems, D]. */
   private itemVecs: Float32Array | null = null;
   private readonly baseParams: Record<string, unknown>;
+  /** WASM SIMD matmuls when available (created lazily, freed by dispose). */
+  private mm: (Matmuls & { dispose?: () => Promise<void> }) | null = null;
+
+  private matmuls(): Matmuls {
+    this.mm ??= bestMatmuls();
+    return this.mm;
+  }
+
+  async dispose(): Promise<void> {
+    await this.mm?.dispose?.();
+    this.mm = null;
+    if (this.net) this.net.mm = tsMatmuls;
+  }
 
   /** params: hyper-parameter overrides (validated now, so a typo fails before any data is read). */
   constructor(params: Record<string, unknown> = {}) {
@@ -91,7 +106,7 @@ export class TwoTowerRecommender implements Recommender {
     if (numItems < 2) throw new ValidationError('twotower needs at least 2 items', [{ path: 'train.numItems', message: `got ${numItems}` }]);
     const rng = new Rng(ctx.seed);
     const feats = hashItemFeatures(numItems, cfg.hashBuckets, ctx.side);
-    const net = new TwoTowerNet(cfg, numItems, numUsers, feats, rng);
+    const net = new TwoTowerNet(cfg, numItems, numUsers, feats, rng, undefined, this.matmuls());
     this.net = net;
 
     // Target frequencies → logQ for the mixture of in-batch (popularity) and uniform sampling.
@@ -255,7 +270,7 @@ export class TwoTowerRecommender implements Recommender {
     const N = net.numItems, D = net.c.dim, n = userIxs.length;
     if (out.length < n * N) throw new ValidationError('score buffer too small', [{ path: 'out', message: `need ${n * N}, got ${out.length}` }]);
     const u = this.userVectors(histories, userIxs); // [n, D]
-    matmulNT(u, this.itemEmbeddings(), out, n, N, D); // [n, N]
+    net.mm.nt(u, this.itemEmbeddings(), out, n, N, D); // [n, N]
   }
 
   private requireNet(): TwoTowerNet {
@@ -289,7 +304,7 @@ export class TwoTowerRecommender implements Recommender {
     }
     const rec = new TwoTowerRecommender();
     rec.config = cfg;
-    rec.net = new TwoTowerNet(cfg as TwoTowerConfig, numItems, numUsers, feats, new Rng(0), params);
+    rec.net = new TwoTowerNet(cfg as TwoTowerConfig, numItems, numUsers, feats, new Rng(0), params, rec.matmuls());
     return rec;
   }
 }

@@ -14,6 +14,7 @@ import {
   type TwoTowerBatch,
 } from './twotower.js';
 import { TwoTowerRecommender } from './twotower-train.js';
+import { WasmMatmuls } from './twotower-kernels.js';
 
 function rand(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -38,6 +39,33 @@ test('blocked matmuls match the naive triple loop on odd shapes', () => {
       }
       assert.ok(Math.abs(nt[i * n + j] - s1) < 1e-4 && Math.abs(nn[i * n + j] - s2) < 1e-4 && Math.abs(tn[i * n + j] - s3) < 1e-4);
     }
+  }
+});
+
+test('WASM matmuls match the TS reference (fast vs naive)', async () => {
+  const wasm = WasmMatmuls.tryCreate();
+  assert.ok(wasm, 'kernel module should load');
+  const rng = new Rng(9);
+  try {
+    for (const [m, n, k] of [[3, 5, 7], [17, 33, 64], [64, 9, 130]]) {
+      const A = rand(rng, m * k), Bnt = rand(rng, n * k), Bnn = rand(rng, k * n), At = rand(rng, k * m), C0 = rand(rng, m * n);
+      for (const acc of [false, true]) {
+        const ref = C0.slice(), fast = C0.slice();
+        matmulNT(A, Bnt, ref, m, n, k, acc);
+        wasm.nt(A, Bnt, fast, m, n, k, acc);
+        for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(ref[i] - fast[i]) < 1e-3, `nt ${m}x${n}x${k}`);
+        const ref2 = C0.slice(), fast2 = C0.slice();
+        matmulNN(A, Bnn, ref2, m, n, k, acc);
+        wasm.nn(A, Bnn, fast2, m, n, k, acc);
+        for (let i = 0; i < ref2.length; i++) assert.ok(Math.abs(ref2[i] - fast2[i]) < 1e-3, `nn ${m}x${n}x${k}`);
+      }
+      const ref3 = C0.slice(), fast3 = C0.slice();
+      matmulTN(At, Bnn, ref3, m, n, k);
+      wasm.tn(At, Bnn, fast3, m, n, k);
+      for (let i = 0; i < ref3.length; i++) assert.ok(Math.abs(ref3[i] - fast3[i]) < 1e-3, `tn ${m}x${n}x${k}`);
+    }
+  } finally {
+    await wasm.dispose();
   }
 });
 
@@ -157,6 +185,8 @@ test('a tiny fit beats popularity on held-out next items', async () => {
   let norm = 0;
   for (let j = 0; j < 16; j++) norm += emb[j] * emb[j];
   assert.ok(Math.abs(norm - 1) < 1e-4);
+  await rec.dispose();
+  await again.dispose();
 });
 
 test('invalid params name the field', async () => {

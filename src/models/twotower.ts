@@ -197,6 +197,18 @@ export function matmulTN(A: Float32Array, B: Float32Array, C: Float32Array, m: n
   }
 }
 
+/**
+ * The three matmul shapes the towers need. The TS loops above are the reference; twotower-kernels.ts
+ * supplies the same interface on the WASM SIMD kernels (src/models/kernels), checked against these.
+ */
+export interface Matmuls {
+  nt(A: Float32Array, B: Float32Array, C: Float32Array, m: number, n: number, k: number, accumulate?: boolean): void;
+  nn(A: Float32Array, B: Float32Array, C: Float32Array, m: number, n: number, k: number, accumulate?: boolean): void;
+  /** Always accumulates (weight gradients). */
+  tn(A: Float32Array, B: Float32Array, C: Float32Array, m: number, n: number, k: number): void;
+}
+export const tsMatmuls: Matmuls = { nt: matmulNT, nn: matmulNN, tn: matmulTN };
+
 /** y[r, :] = x[r, :] / |x[r, :]|; keeps 1/|x| per row in invNorm for the backward pass. */
 function l2normalize(x: Float32Array, y: Float32Array, invNorm: Float32Array, rows: number, d: number): void {
   for (let r = 0; r < rows; r++) {
@@ -320,8 +332,11 @@ export class TwoTowerNet {
   private v: TwoTowerParams;
   private lastStep: Map<ParamName, Int32Array> = new Map();
   step = 0;
+  /** Matmul implementation (TS reference by default). */
+  mm: Matmuls;
 
-  constructor(c: TwoTowerConfig, numItems: number, numUsers: number, feats: ItemFeatures, rng: Rng, params?: TwoTowerParams) {
+  constructor(c: TwoTowerConfig, numItems: number, numUsers: number, feats: ItemFeatures, rng: Rng, params?: TwoTowerParams, mm: Matmuls = tsMatmuls) {
+    this.mm = mm;
     this.c = c;
     this.numItems = numItems;
     this.numUsers = numUsers;
@@ -367,7 +382,7 @@ export class TwoTowerNet {
       }
     }
     const pre = new Float32Array(n * H);
-    matmulNT(x, W1, pre, n, H, D); // pre: [n, H]
+    this.mm.nt(x, W1, pre, n, H, D); // pre: [n, H]
     const h = new Float32Array(n * H);
     for (let r = 0; r < n; r++) for (let j = 0; j < H; j++) {
       const p = pre[r * H + j] + b1[j];
@@ -375,7 +390,7 @@ export class TwoTowerNet {
       h[r * H + j] = p > 0 ? p : 0;
     }
     const zz = new Float32Array(n * D);
-    matmulNT(h, W2, zz, n, D, H); // [n, D]
+    this.mm.nt(h, W2, zz, n, D, H); // [n, D]
     for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) zz[r * D + j] += x[r * D + j] + b2[j];
     const v = new Float32Array(n * D);
     const inv = new Float32Array(n);
@@ -392,14 +407,14 @@ export class TwoTowerNet {
     l2normalizeBackward(v, dv, inv, dz, n, D);
     // z = x + W2 h + b2
     for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) g.b2[j] += dz[r * D + j];
-    matmulTN(dz, h, g.W2, D, H, n); // dW2: [D, H] += dz^T [D, n] · h [n, H]
+    this.mm.tn(dz, h, g.W2, D, H, n); // dW2: [D, H] += dz^T [D, n] · h [n, H]
     const dh = new Float32Array(n * H);
-    matmulNN(dz, this.params.W2, dh, n, H, D); // dh: [n, H] = dz [n, D] · W2 [D, H]
+    this.mm.nn(dz, this.params.W2, dh, n, H, D); // dh: [n, H] = dz [n, D] · W2 [D, H]
     for (let r = 0; r < n * H; r++) if (pre[r] <= 0) dh[r] = 0;
     for (let r = 0; r < n; r++) for (let j = 0; j < H; j++) g.b1[j] += dh[r * H + j];
-    matmulTN(dh, x, g.W1, H, D, n); // dW1: [H, D]
+    this.mm.tn(dh, x, g.W1, H, D, n); // dW1: [H, D]
     const dx = dz; // residual: dx = dz + W1^T dh  (reuse dz's buffer)
-    matmulNN(dh, this.params.W1, dx, n, D, H, true);
+    this.mm.nn(dh, this.params.W1, dx, n, D, H, true);
     for (let r = 0; r < n; r++) {
       const i = ixs[r];
       const eo = i * D, xo = r * D;
@@ -463,12 +478,12 @@ export class TwoTowerNet {
       for (let j = 0; j < D; j++) zz[r * D + j] = a[ao + D + j] + c2[j]; // residual: recency pool
     }
     const h = new Float32Array(n * H);
-    matmulNT(a, A1, h, n, H, A); // [n, H]
+    this.mm.nt(a, A1, h, n, H, A); // [n, H]
     for (let r = 0; r < n; r++) for (let j = 0; j < H; j++) {
       const p = h[r * H + j] + c1[j];
       h[r * H + j] = p > 0 ? p : 0; // relu(pre) > 0 ⇔ pre > 0, so h alone serves the backward mask
     }
-    matmulNT(h, A2, zz, n, D, H, true); // z += A2 h
+    this.mm.nt(h, A2, zz, n, D, H, true); // z += A2 h
     const u = new Float32Array(n * D);
     const inv = new Float32Array(n);
     l2normalize(zz, u, inv, n, D);
@@ -484,14 +499,14 @@ export class TwoTowerNet {
     const dz = new Float32Array(n * D);
     l2normalizeBackward(u, du, inv, dz, n, D);
     for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) g.c2[j] += dz[r * D + j];
-    matmulTN(dz, h, g.A2, D, H, n); // dA2: [D, H]
+    this.mm.tn(dz, h, g.A2, D, H, n); // dA2: [D, H]
     const dh = new Float32Array(n * H);
-    matmulNN(dz, this.params.A2, dh, n, H, D);
+    this.mm.nn(dz, this.params.A2, dh, n, H, D);
     for (let r = 0; r < n * H; r++) if (h[r] <= 0) dh[r] = 0;
     for (let r = 0; r < n; r++) for (let j = 0; j < H; j++) g.c1[j] += dh[r * H + j];
-    matmulTN(dh, a, g.A1, H, A, n); // dA1: [H, A]
+    this.mm.tn(dh, a, g.A1, H, A, n); // dA1: [H, A]
     const da = new Float32Array(n * A);
-    matmulNN(dh, this.params.A1, da, n, A, H); // [n, A]
+    this.mm.nn(dh, this.params.A1, da, n, A, H); // [n, A]
     const w = new Float32Array(L);
     for (let r = 0; r < n; r++) {
       const len = histLen[r];
@@ -529,7 +544,7 @@ export class TwoTowerNet {
     const B = batch.size, C = batch.cands.length;
     const invT = 1 / this.c.temperature;
     const s = new Float32Array(B * C);
-    matmulNT(u, v, s, B, C, D); // [B, C]
+    this.mm.nt(u, v, s, B, C, D); // [B, C]
     let loss = 0;
     for (let b = 0; b < B; b++) {
       const row = b * C;
@@ -556,9 +571,9 @@ export class TwoTowerNet {
       const scale = invT / B;
       for (let j = 0; j < C; j++) s[row + j] = (s[row + j] / z - (j === b ? 1 : 0)) * scale;
     }
-    matmulNN(s, v, du, B, D, C); // du: [B, D] = dS [B, C] · v [C, D]
+    this.mm.nn(s, v, du, B, D, C); // du: [B, D] = dS [B, C] · v [C, D]
     dv.fill(0);
-    matmulTN(s, u, dv, C, D, B); // dv: [C, D] = dS^T · u
+    this.mm.tn(s, u, dv, C, D, B); // dv: [C, D] = dS^T · u
     return loss / B;
   }
 

@@ -12,9 +12,9 @@ import { loadConfig } from '../../core/config.js';
 import { ConflictError, ValidationError, isTastemakerError } from '../../core/errors.js';
 import { sequencesFromLists, type Sequences } from '../../core/dataset.js';
 import { DEFAULT_EVENT_WEIGHTS } from '../../core/schemas.js';
-import { ModelRegistry } from '../../models/registry.js';
+import { ModelRegistry, type Tensor } from '../../models/registry.js';
 import { TwoTowerRecommender } from '../../models/twotower-train.js';
-import type { FitProgress, ItemSideInfo } from '../../models/types.js';
+import type { FitProgress, FitReport, ItemSideInfo } from '../../models/types.js';
 import { openStore, type Store } from '../../store/index.js';
 
 /** Models the train job can persist (they expose artifacts for the registry). */
@@ -120,13 +120,19 @@ export async function trainFromStore(
     throw new ValidationError('not enough positive events to train', [{ path: '--db', message: `${data.events} positive events over ${data.itemIds.length} items` }]);
   }
   const model = createModel();
-  const report = await model.fit({ train: data.train, validTargets: data.validTargets, side: data.side, seed: opts.seed, maxMinutes: opts.maxMinutes, params: opts.params, onProgress: opts.onProgress });
+  let report: FitReport, config: Record<string, unknown>, weights: Record<string, Tensor>;
+  try {
+    report = await model.fit({ train: data.train, validTargets: data.validTargets, side: data.side, seed: opts.seed, maxMinutes: opts.maxMinutes, params: opts.params, onProgress: opts.onProgress });
+    ({ config, weights } = model.toArtifacts());
+    weights = { ...weights, itemVectors: model.itemEmbeddings() };
+  } finally {
+    await model.dispose();
+  }
   const validNdcg = report.valid?.['NDCG@10'] ?? 0;
-  const { config, weights } = model.toArtifacts();
   const version = registry.register(opts.model, {
     config,
     metrics: { 'valid.NDCG@10': validNdcg, trainSeconds: report.trainSeconds, epochs: report.epochs ?? 0, users: data.userIds.length, items: data.itemIds.length, events: data.events },
-    weights: { ...weights, itemVectors: model.itemEmbeddings() },
+    weights,
     files: { 'items.json': JSON.stringify(data.itemIds), 'users.json': JSON.stringify(data.userIds) },
   });
   let activated = false;
