@@ -371,6 +371,7 @@ function pickModelConfig(p: SasrecParams): SasrecConfig {
   return {
     maxLen: p.maxLen, dim: p.dim, blocks: p.blocks, heads: p.heads, ffnMult: p.ffnMult,
     activation: p.activation, dropout: p.dropout, scaleEmbeddings: p.scaleEmbeddings,
+    loss: p.loss, negatives: p.negatives,
   };
 }
 

@@ -11,9 +11,9 @@ import { Kernels } from './kernels/index.js';
 import { Batch, SasrecConfig, SasrecModel } from './sasrec.js';
 import { SasrecRecommender } from './sasrec-train.js';
 
-test('whole-model gradients match finite differences (dropout off)', () => {
+for (const loss of ['softmax', 'sampled-softmax'] as const) test(`whole-model gradients match finite differences (${loss}, dropout off)`, () => {
   const kernels = new Kernels({ initialBytes: 8 << 20 });
-  const cfg = SasrecConfig.parse({ maxLen: 6, dim: 8, heads: 2, blocks: 2, dropout: 0, activation: 'gelu' });
+  const cfg = SasrecConfig.parse({ maxLen: 6, dim: 8, heads: 2, blocks: 2, dropout: 0, activation: 'gelu', loss, negatives: 6 });
   const model = new SasrecModel(cfg, 11, { kernels, maxBatch: 3, seed: 3 });
   const batch = new Batch(kernels, 3, cfg.maxLen);
   for (const s of [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 0], [4, 4, 2, 7, 1]]) batch.push(Int32Array.from(s), 0, s.length - 1, true);

@@ -47,6 +47,13 @@ export const SasrecConfig = z.object({
   dropout: z.number().min(0).max(0.9).default(0.2),
   /** Multiply item embeddings by sqrt(dim) on input, as the reference implementation does. */
   scaleEmbeddings: z.boolean().default(true),
+  /**
+   * 'softmax': cross-entropy over all items. 'sampled-softmax': cross-entropy over the target and
+   * `negatives` items drawn uniformly per batch and shared by all its positions (uniform proposal, so the
+   * logQ correction is a constant and drops out); cheaper per step when the catalogue is large.
+   */
+  loss: z.enum(['softmax', 'sampled-softmax']).default('softmax'),
+  negatives: z.number().int().min(1).max(65536).default(1024),
 });
 export type SasrecConfig = z.infer<typeof SasrecConfig>;
 
@@ -219,6 +226,14 @@ export class SasrecModel {
   private readonly itemEmbT: Float32Array; // [d, numItems] transposed copy for the logits matmul
   private readonly logitChunk: Float32Array; // [chunkRows, numItems]
   private readonly chunkRows: number;
+  // sampled softmax: S = min(negatives, numItems - 1)
+  private readonly numNeg: number;
+  private readonly negIdx: Int32Array; // [S]
+  private readonly negEmb: Float32Array; // [S, d]
+  private readonly negEmbT: Float32Array; // [d, S]
+  private readonly dNegEmb: Float32Array; // [S, d]
+  private readonly negSlot: Int32Array; // [numItems] → a slot holding that item in negIdx, or -1
+  private readonly zeroTargets: Int32Array; // [chunkRows] target column 0 (or -1) per row
 
   constructor(cfg: SasrecConfig, numItems: number, opts: { kernels: Kernels; maxBatch: number; seed: number }) {
     if (cfg.dim % cfg.heads !== 0) {
@@ -269,6 +284,14 @@ export class SasrecModel {
     this.itemEmbT = a.f32(d * numItems);
     this.chunkRows = Math.max(64, Math.min(1024, Math.floor((4 << 20) / (4 * numItems))));
     this.logitChunk = a.f32(this.chunkRows * numItems);
+    this.numNeg = Math.min(cfg.negatives, numItems - 1);
+    const S = cfg.loss === 'sampled-softmax' ? this.numNeg : 0;
+    this.negIdx = a.i32(S);
+    this.negEmb = a.f32(S * d);
+    this.negEmbT = a.f32(S * d);
+    this.dNegEmb = a.f32(S * d);
+    this.negSlot = new Int32Array(cfg.loss === 'sampled-softmax' ? numItems : 0).fill(-1);
+    this.zeroTargets = a.i32(this.chunkRows);
   }
 
   /** Xavier-normal matrices and embeddings (as the reference code), LN γ=1 β=0, biases 0. */
@@ -364,6 +387,7 @@ export class SasrecModel {
     let nTargets = 0;
     for (let t = 0; t < T; t++) if (batch.targets[t] >= 0) nTargets++;
     if (nTargets === 0) return 0;
+    if (this.cfg.loss === 'sampled-softmax') return this.sampledLossAndBackward(batch, backward, dropoutSeed, nTargets);
     // Eᵀ: [d, N] so the logits matmul streams contiguous rows.
     K.k.transpose(this.p.itemEmb.byteOffset, this.itemEmbT.byteOffset, N, d, d);
     let total = 0;
@@ -380,6 +404,75 @@ export class SasrecModel {
       K.mmAt(logits, h, this.g.itemEmb, N, d, R, true);
     }
     if (backward) this.backward(batch, dropoutSeed);
+    return total / nTargets;
+  }
+
+  /**
+   * Sampled softmax: logits [R, 1+S] per row chunk, column 0 the target h·E[y], columns 1..S the shared
+   * negatives h·E[neg]ᵀ (a negative equal to the row's target is masked out).
+   */
+  private sampledLossAndBackward(batch: Batch, backward: boolean, seed: number, nTargets: number): number {
+    const K = this.kernels;
+    const d = this.cfg.dim;
+    const S = this.numNeg;
+    const W = S + 1;
+    const T = batch.T;
+    const E = this.p.itemEmb;
+    const rng = new Rng(seed ^ 0x2c1b3c6d);
+    for (let j = 0; j < S; j++) {
+      const item = rng.int(this.numItems);
+      this.negIdx[j] = item;
+      this.negSlot[item] = j;
+      this.negEmb.set(E.subarray(item * d, (item + 1) * d), j * d);
+    }
+    K.k.transpose(this.negEmb.byteOffset, this.negEmbT.byteOffset, S, d, d);
+    if (backward) this.dNegEmb.fill(0);
+    let total = 0;
+    for (let r0 = 0; r0 < T; r0 += this.chunkRows) {
+      const R = Math.min(this.chunkRows, T - r0);
+      const h = this.hidden.subarray(r0 * d, (r0 + R) * d); // [R, d]
+      const logits = this.logitChunk.subarray(0, R * W); // [R, 1+S]
+      K.gemm(h, this.negEmbT, logits.subarray(1), R, S, d, d, 1, S, W, false);
+      for (let r = 0; r < R; r++) {
+        const y = batch.targets[r0 + r];
+        this.zeroTargets[r] = y < 0 ? -1 : 0;
+        if (y < 0) continue;
+        let dot = 0;
+        for (let c = 0; c < d; c++) dot += h[r * d + c] * E[y * d + c];
+        logits[r * W] = dot;
+        const slot = this.negSlot[y];
+        if (slot >= 0) {
+          // every occurrence of y among the negatives is masked, not just the recorded slot
+          for (let j = 0; j < S; j++) if (this.negIdx[j] === y) logits[r * W + 1 + j] = -1e30;
+        }
+      }
+      total += K.softmaxXent(logits, this.zeroTargets.subarray(0, R), R, W, 1 / nTargets);
+      if (!backward) continue;
+      const dh = this.dHidden.subarray(r0 * d, (r0 + R) * d);
+      // dh[R, d] = G[:, 1:] · Eneg;  dEneg[S, d] += G[:, 1:]ᵀ · h
+      K.gemm(logits.subarray(1), this.negEmb, dh, R, d, S, W, 1, d, d, false);
+      K.gemm(logits.subarray(1), h, this.dNegEmb, S, d, R, 1, W, d, d, true);
+      // target column: dh += G[:,0]·E[y];  dE[y] += G[:,0]·h
+      const gE = this.g.itemEmb;
+      for (let r = 0; r < R; r++) {
+        const y = batch.targets[r0 + r];
+        if (y < 0) continue;
+        const g0 = logits[r * W];
+        for (let c = 0; c < d; c++) {
+          dh[r * d + c] += g0 * E[y * d + c];
+          gE[y * d + c] += g0 * h[r * d + c];
+        }
+      }
+    }
+    for (let j = 0; j < S; j++) this.negSlot[this.negIdx[j]] = -1;
+    if (backward) {
+      const gE = this.g.itemEmb;
+      for (let j = 0; j < S; j++) {
+        const item = this.negIdx[j];
+        for (let c = 0; c < d; c++) gE[item * d + c] += this.dNegEmb[j * d + c];
+      }
+      this.backward(batch, seed);
+    }
     return total / nTargets;
   }
 
