@@ -280,7 +280,7 @@ export class SasrecModel {
     this.dqkv = a.f32(T * 3 * d);
     this.dH = a.f32(T * f);
     this.dHidden = a.f32(T * d);
-    this.attScratch = a.f32(Kernels.attentionScratch(L, d / cfg.heads));
+    this.attScratch = a.f32(Kernels.attentionScratch(L, d / cfg.heads, this.kernels.threads));
     this.itemEmbT = a.f32(d * numItems);
     this.chunkRows = Math.max(64, Math.min(1024, Math.floor((4 << 20) / (4 * numItems))));
     this.logitChunk = a.f32(this.chunkRows * numItems);

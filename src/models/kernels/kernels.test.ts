@@ -51,7 +51,7 @@ test('matmul variants match the naive reference on odd shapes', () => {
   }
 });
 
-test('matmul split across a worker thread equals the single-thread result', async () => {
+test('matmul, softmax loss and attention split across a worker thread match the reference', async () => {
   const K2 = new Kernels({ threads: 2, initialBytes: 4 << 20 });
   try {
     const M = 203, N = 77, Kd = 300;
@@ -62,6 +62,38 @@ test('matmul split across a worker thread equals the single-thread result', asyn
     const want = new Float32Array(M * N);
     ref.matmul(A, B, want, M, N, Kd, Kd, 1, N, N, false);
     close(C, want, 1e-5, 'threaded mm');
+
+    // softmax loss split by rows
+    const R = 40, NI = 9000;
+    const logits = K2.arena.f32(R * NI), targets = K2.arena.i32(R);
+    for (let i = 0; i < logits.length; i++) logits[i] = rng.next() * 6 - 3;
+    for (let r = 0; r < R; r++) targets[r] = rng.int(NI);
+    const naive = Float32Array.from(logits);
+    const lossT = K2.softmaxXent(logits, targets, R, NI, 0.25);
+    const lossR = ref.softmaxXent(naive, Int32Array.from(targets), R, NI, 0.25);
+    assert.ok(Math.abs(lossT - lossR) < 1e-4 * lossR, `threaded loss ${lossT} vs ${lossR}`);
+    close(logits, naive, 1e-5, 'threaded softmax grad');
+
+    // attention split by sequences
+    const H = 1, dh = 6, d = 6, ld = 3 * d;
+    const lens = [5, 12, 1, 9, 3];
+    const seg = K2.arena.i32(lens.length + 1);
+    for (let b = 0; b < lens.length; b++) seg[b + 1] = seg[b] + lens[b];
+    const T = seg[lens.length];
+    const qkv = K2.arena.f32(T * ld);
+    for (let i = 0; i < qkv.length; i++) qkv[i] = rng.next() * 2 - 1;
+    const out = K2.arena.f32(T * d), probs = K2.arena.f32(lens.reduce((x, n) => x + n * n, 0));
+    const scratch = K2.arena.f32(Kernels.attentionScratch(12, dh, K2.threads));
+    K2.attentionFwd(qkv, qkv.subarray(d), qkv.subarray(2 * d), ld, out, d, probs, seg, lens.length, H, dh, 0.4, scratch);
+    const outR = new Float32Array(T * d), probsR = new Float32Array(probs.length);
+    ref.attentionFwd(qkv, qkv.subarray(d), qkv.subarray(2 * d), ld, outR, d, probsR, Int32Array.from(seg), lens.length, H, dh, 0.4);
+    close(out, outR, 1e-5, 'threaded attention out');
+    const dout = K2.arena.f32(T * d);
+    for (let i = 0; i < dout.length; i++) dout[i] = rng.next() - 0.5;
+    const dqkv = K2.arena.f32(T * ld), dqkvR = new Float32Array(T * ld);
+    K2.attentionBwd(qkv, qkv.subarray(d), qkv.subarray(2 * d), ld, dout, d, probs, seg, dqkv, dqkv.subarray(d), dqkv.subarray(2 * d), lens.length, H, dh, 0.4, scratch);
+    ref.attentionBwd(qkv, qkv.subarray(d), qkv.subarray(2 * d), ld, dout, d, probsR, Int32Array.from(seg), dqkvR, dqkvR.subarray(d), dqkvR.subarray(2 * d), lens.length, H, dh, 0.4);
+    close(dqkv, dqkvR, 1e-4, 'threaded attention dqkv');
   } finally {
     await K2.dispose();
   }

@@ -1,26 +1,33 @@
 /**
- * Worker threads that share the kernel memory and split big matmuls by output rows. Synchronisation is
- * a per-worker control block in a SharedArrayBuffer (Atomics.wait/notify), not postMessage: a matmul of a
- * training step takes milliseconds, so the hand-off must cost microseconds. The calling thread blocks
- * (Atomics.wait is allowed on Node's main thread) while computing its own share.
+ * Worker threads that share the kernel memory and take a slice of a kernel call: rows of a matmul or of
+ * the softmax loss, or a range of sequences of attention. Synchronisation is a per-worker control block
+ * in a SharedArrayBuffer (Atomics.wait/notify), not postMessage: a kernel call inside a training step
+ * takes milliseconds, so the hand-off must cost microseconds. The calling thread blocks (Atomics.wait is
+ * allowed on Node's main thread) after computing its own slice.
  */
 import { Worker } from 'node:worker_threads';
 import type { KernelExports } from './wasm.js';
 
-const SLOT_INTS = 32;
+/** Kernel exports a worker may run. */
+export const POOL_OPS = ['matmulRows', 'softmaxXent', 'attentionFwd', 'attentionBwd'] as const;
+export type PoolOp = (typeof POOL_OPS)[number];
+const SLOT_INTS = 16;
+const SLOT_ARGS = 24;
 
-export class MatmulPool {
+export class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly ctrl: Int32Array;
-  private readonly ctrlBuffer: SharedArrayBuffer;
+  private readonly args: Float64Array;
   private jobs = 0;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, size: number) {
-    this.ctrlBuffer = new SharedArrayBuffer(size * SLOT_INTS * 4);
-    this.ctrl = new Int32Array(this.ctrlBuffer);
+    const ctrlBuffer = new SharedArrayBuffer(size * SLOT_INTS * 4);
+    const argBuffer = new SharedArrayBuffer(size * SLOT_ARGS * 8);
+    this.ctrl = new Int32Array(ctrlBuffer);
+    this.args = new Float64Array(argBuffer);
     for (let slot = 0; slot < size; slot++) {
       const w = new Worker(new URL('./worker.mjs', import.meta.url), {
-        workerData: { module, memory, ctrlBuffer: this.ctrlBuffer, slot },
+        workerData: { module, memory, ctrlBuffer, argBuffer, slot, ops: [...POOL_OPS], slotInts: SLOT_INTS, slotArgs: SLOT_ARGS },
         execArgv: [],
       });
       w.unref();
@@ -32,34 +39,40 @@ export class MatmulPool {
     return this.workers.length;
   }
 
-  /** Runs matmul over rows [0, M) split in equal multiples of 4 across the workers and this thread. */
-  matmul(k: KernelExports, a: number, b: number, c: number, M: number, N: number, K: number, sai: number, sak: number, ldb: number, ldc: number, acc: number): void {
-    const parts = this.workers.length + 1;
-    const chunk = Math.ceil(M / parts / 4) * 4;
+  /**
+   * Runs op once per argument list: parts[0] on this thread, parts[1..] on workers (at most size + 1
+   * parts). Returns each part's numeric result.
+   */
+  run(k: KernelExports, op: PoolOp, parts: number[][]): number[] {
+    if (parts.length > this.workers.length + 1) throw new RangeError(`${parts.length} parts for ${this.workers.length + 1} threads`);
+    const opIx = POOL_OPS.indexOf(op);
     this.jobs = (this.jobs + 1) | 0;
     const job = this.jobs;
-    let started = 0;
-    for (let w = 0; w < this.workers.length; w++) {
-      const i0 = Math.min(M, chunk * (w + 1));
-      const i1 = Math.min(M, chunk * (w + 2));
-      if (i0 >= i1) continue;
+    for (let p = 1; p < parts.length; p++) {
+      const w = p - 1;
+      const a = parts[p];
+      if (a.length > SLOT_ARGS - 1) throw new RangeError(`too many arguments for ${op}`);
       const base = w * SLOT_INTS;
-      const args = [a, b, c, i0, i1, N, K, sai, sak, ldb, ldc, acc];
-      for (let j = 0; j < args.length; j++) this.ctrl[base + 4 + j] = args[j];
+      this.ctrl[base + 3] = opIx;
+      this.ctrl[base + 4] = a.length;
+      for (let j = 0; j < a.length; j++) this.args[w * SLOT_ARGS + 1 + j] = a[j];
       Atomics.store(this.ctrl, base, job);
       Atomics.notify(this.ctrl, base);
-      started |= 1 << w;
     }
-    k.matmulRows(a, b, c, 0, Math.min(M, chunk), N, K, sai, sak, ldb, ldc, acc);
-    for (let w = 0; w < this.workers.length; w++) {
-      if (!(started & (1 << w))) continue;
+    const results = new Array<number>(parts.length).fill(0);
+    const fn = k[op] as (...a: number[]) => number | void;
+    results[0] = (parts.length > 0 ? fn(...parts[0]) : 0) ?? 0;
+    for (let p = 1; p < parts.length; p++) {
+      const w = p - 1;
       const done = w * SLOT_INTS + 1;
       for (;;) {
         const seen = Atomics.load(this.ctrl, done);
         if (seen === job) break;
         Atomics.wait(this.ctrl, done, seen, 1000);
       }
+      results[p] = this.args[w * SLOT_ARGS];
     }
+    return results;
   }
 
   async dispose(): Promise<void> {
