@@ -10,6 +10,7 @@
  * out by the Arena stays valid for the life of the process).
  */
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -62,9 +63,25 @@ let compiled: WebAssembly.Module | undefined;
 export function kernelWasmPath(): string {
   const src = readFileSync(SOURCE);
   const hash = createHash('sha256').update(src).update(ASC_FLAGS.join(' ')).digest('hex').slice(0, 16);
-  const out = join(REPO_ROOT, 'build', `kernels-${hash}.wasm`);
-  if (existsSync(out)) return out;
-  mkdirSync(dirname(out), { recursive: true });
+  const name = `kernels-${hash}.wasm`;
+  // build/ in the repo, or the OS temp dir when the install is read-only.
+  const dirs = [join(REPO_ROOT, 'build'), join(tmpdir(), 'tastemaker-build')];
+  for (const dir of dirs) if (existsSync(join(dir, name))) return join(dir, name);
+  let lastError: unknown;
+  for (const dir of dirs) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      const out = join(dir, name);
+      compileTo(out);
+      return out;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new UnavailableError(String(lastError));
+}
+
+function compileTo(out: string): void {
   const require = createRequire(import.meta.url);
   const asc = join(dirname(require.resolve('assemblyscript/package.json')), 'bin/asc.js');
   const tmp = `${out}.${process.pid}.tmp`;
@@ -73,7 +90,6 @@ export function kernelWasmPath(): string {
     throw new UnavailableError(`compiling ${SOURCE} with AssemblyScript failed: ${r.stderr || r.stdout || r.error?.message}`);
   }
   renameSync(tmp, out);
-  return out;
 }
 
 /** The compiled module (cached per process; workers receive it by postMessage). */
