@@ -206,7 +206,31 @@ export function dropout(x: usize, mask: usize, n: i32, p: f32, seed: u32): void 
   const keep: f32 = 1 / (1 - p);
   const threshold = <u32>(<f64>p * 4294967296.0);
   const s = mix32(seed ^ 0x9e3779b9);
-  for (let i = 0; i < n; i++) {
+  // Four lanes at a time: the same hash as the scalar tail, so masks do not depend on alignment.
+  const golden = i32x4.splat(0x9e3779b9);
+  let idx = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
+  const sv = i32x4.splat(s);
+  const thr = i32x4.splat(threshold ^ 0x80000000);
+  const keepV = f32x4.splat(keep);
+  const flip = i32x4.splat(0x80000000);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let r = i32x4.add(sv, i32x4.mul(idx, golden));
+    r = v128.xor(r, i32x4.shr_u(r, 16));
+    r = i32x4.mul(r, i32x4.splat(0x7feb352d));
+    r = v128.xor(r, i32x4.shr_u(r, 15));
+    r = i32x4.mul(r, i32x4.splat(0x846ca68b));
+    r = v128.xor(r, i32x4.shr_u(r, 16));
+    // unsigned r < threshold  ⇔  signed (r ^ 2³¹) < (threshold ^ 2³¹)
+    const drop = i32x4.lt_s(v128.xor(r, flip), thr);
+    const m = v128.andnot(keepV, drop);
+    const o = <usize>i << 2;
+    v128.store(mask + o, m);
+    v128.store(x + o, f32x4.mul(v128.load(x + o), m));
+    idx = i32x4.add(idx, four);
+  }
+  for (; i < n; i++) {
     const r = mix32(s + <u32>i * 0x9e3779b9);
     const m: f32 = r < threshold ? 0 : keep;
     store<f32>(mask + (<usize>i << 2), m);
