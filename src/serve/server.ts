@@ -4,6 +4,7 @@
  * that order, so nothing writes to a closed store). A second signal during shutdown exits at once.
  */
 import type { Config } from '../core/config.js';
+import { UnavailableError } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import { buildApp, type BatchIngestor, type TastemakerApp } from './app.js';
 
@@ -25,7 +26,18 @@ export interface StartServerOptions {
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const app = buildApp({ ...opts, defaultMetrics: true });
-  await app.listen({ port: opts.config.port, host: opts.config.host });
+  try {
+    await app.listen({ port: opts.config.port, host: opts.config.host });
+  } catch (e) {
+    await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new UnavailableError(`cannot listen on ${opts.config.host}:${opts.config.port} (${code})`, [
+        { path: code === 'EADDRNOTAVAIL' ? 'host' : 'port', message: 'choose another with --port/PORT or --host/HOST' },
+      ]);
+    }
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.config.port;
   const shownHost = opts.config.host === '0.0.0.0' || opts.config.host === '::' ? '127.0.0.1' : opts.config.host;

@@ -6,7 +6,7 @@
  * them (the data is generated once per data dir; delete the dir to start over).
  */
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../../core/config.js';
+import { loadConfig, printConfig, type Config } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { generateSynthetic } from '../../core/synth.js';
 import { createEngine } from '../../engine/index.js';
@@ -33,6 +33,8 @@ export interface DemoOptions {
   logger?: boolean;
   /** Environment for config (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Log the resolved config (secrets masked) at start. */
+  printConfig?: boolean;
   /** Progress lines (default: stderr). */
   log?: (msg: string) => void;
 }
@@ -128,6 +130,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
       generated = true;
     }
     const tLoad = performance.now();
+    if (opts.printConfig) log(`config: ${JSON.stringify(JSON.parse(printConfig(base)))}`);
 
     // Keys from config/env win; otherwise the demo's own key file in the data dir.
     const fileKeys = base.adminKeys.length === 0 || base.clientKeys.length === 0 ? ensureKeyFile(base.dataDir) : undefined;
@@ -220,6 +223,7 @@ export function register(program: Command): void {
         eventsPerUser: o.eventsPerUser,
         seed: o.seed,
         logger: o.log,
+        printConfig: true,
       });
       console.log(demoBanner(handle));
       await untilShutdown(handle);
