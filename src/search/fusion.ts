@@ -1,0 +1,100 @@
+/**
+ * Fusing ranked lists from the lexical and semantic retrievers.
+ *
+ * - Reciprocal-rank fusion (Cormack, Clarke & Büttcher 2009, "Reciprocal rank fusion outperforms
+ *   Condorcet and individual rank learning methods"): score(d) = Σ_lists w_l / (k + rank_l(d)), ranks
+ *   from 1, k = 60 in the paper. Needs no score calibration, which is exactly what BM25 and cosine lack.
+ * - A learned blend: logistic regression on per-candidate features (normalised BM25, cosine, RRF,
+ *   log-popularity, …), fitted by full-batch gradient descent with L2 on labelled training queries. The
+ *   probability is used as the ranking score.
+ */
+import { ValidationError } from '../core/errors.js';
+
+/** A ranked list: ixs best first. */
+export interface RankedList {
+  ixs: ArrayLike<number>;
+  count: number;
+}
+
+/**
+ * RRF over lists. Returns a map ix → fused score (callers sort). weights default to 1 per list.
+ * Ranks are 1-based; an item absent from a list contributes nothing for it.
+ */
+export function reciprocalRankFusion(lists: readonly RankedList[], k = 60, weights?: readonly number[]): Map<number, number> {
+  if (!(k >= 0) || !Number.isFinite(k)) throw new ValidationError('RRF k must be a finite number >= 0', [{ path: 'k', message: `got ${k}` }]);
+  if (weights && weights.length !== lists.length) {
+    throw new ValidationError('one weight per list', [{ path: 'weights', message: `${weights.length} weights for ${lists.length} lists` }]);
+  }
+  const out = new Map<number, number>();
+  lists.forEach((l, li) => {
+    const w = weights ? weights[li] : 1;
+    for (let r = 0; r < l.count; r++) {
+      const ix = l.ixs[r];
+      out.set(ix, (out.get(ix) ?? 0) + w / (k + r + 1));
+    }
+  });
+  return out;
+}
+
+/** Sorts a fused map into ixs/scores, best first (ties: smaller ix first), keeping the top n. */
+export function topOfMap(m: Map<number, number>, n: number): { ixs: Int32Array; scores: Float32Array } {
+  const entries = [...m.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, n);
+  return { ixs: Int32Array.from(entries, (e) => e[0]), scores: Float32Array.from(entries, (e) => e[1]) };
+}
+
+/** Logistic-regression blend: p = σ(b + Σ w_f x_f). */
+export class LogisticBlend {
+  constructor(
+    readonly weights: Float64Array,
+    public bias = 0,
+  ) {}
+
+  get numFeatures(): number {
+    return this.weights.length;
+  }
+
+  score(x: ArrayLike<number>, offset = 0): number {
+    let z = this.bias;
+    for (let f = 0; f < this.weights.length; f++) z += this.weights[f] * x[offset + f];
+    return 1 / (1 + Math.exp(-z));
+  }
+
+  /**
+   * Fits on X: [n, f] and labels y: [n] in {0, 1} by full-batch gradient descent on the mean log-loss
+   * + l2/2 · |w|². Positives are re-weighted to balance the classes (retrieval candidates are mostly
+   * negatives). Deterministic.
+   */
+  static fit(X: Float64Array, y: Uint8Array, numFeatures: number, opts: { l2?: number; iterations?: number; lr?: number } = {}): LogisticBlend {
+    const n = y.length;
+    if (X.length !== n * numFeatures) {
+      throw new ValidationError('X and y disagree on rows', [{ path: 'X', message: `${X.length} values for ${n} rows of ${numFeatures}` }]);
+    }
+    const l2 = opts.l2 ?? 1e-3;
+    const iters = opts.iterations ?? 500;
+    const lr = opts.lr ?? 0.5;
+    let pos = 0;
+    for (let i = 0; i < n; i++) pos += y[i];
+    const wPos = pos > 0 ? (n - pos) / pos : 1;
+    const w = new Float64Array(numFeatures);
+    let b = 0;
+    const gw = new Float64Array(numFeatures);
+    let totalW = 0;
+    for (let i = 0; i < n; i++) totalW += y[i] ? wPos : 1;
+    for (let it = 0; it < iters; it++) {
+      gw.fill(0);
+      let gb = 0;
+      for (let i = 0; i < n; i++) {
+        let z = b;
+        for (let f = 0; f < numFeatures; f++) z += w[f] * X[i * numFeatures + f];
+        const p = 1 / (1 + Math.exp(-z));
+        const sw = y[i] ? wPos : 1;
+        const g = sw * (p - y[i]);
+        for (let f = 0; f < numFeatures; f++) gw[f] += g * X[i * numFeatures + f];
+        gb += g;
+      }
+      for (let f = 0; f < numFeatures; f++) w[f] -= lr * (gw[f] / totalW + l2 * w[f]);
+      b -= (lr * gb) / totalW;
+    }
+    return new LogisticBlend(w, b);
+  }
+}

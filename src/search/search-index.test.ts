@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateSynthetic } from '../core/synth.js';
+import { SearchIndex } from './search-index.js';
+import { LogisticBlend, reciprocalRankFusion, topOfMap } from './fusion.js';
+import { ContentEncoder, trainEncoder } from './encoder.js';
+import { Suggester } from './suggest.js';
+
+test('RRF matches hand-computed sums and weights', () => {
+  const a = { ixs: [1, 2, 3], count: 3 };
+  const b = { ixs: [3, 1], count: 2 };
+  const m = reciprocalRankFusion([a, b], 60);
+  assert.ok(Math.abs(m.get(1)! - (1 / 61 + 1 / 62)) < 1e-12);
+  assert.ok(Math.abs(m.get(2)! - 1 / 62) < 1e-12);
+  assert.ok(Math.abs(m.get(3)! - (1 / 63 + 1 / 61)) < 1e-12);
+  assert.deepEqual(Array.from(topOfMap(m, 2).ixs), [1, 3]);
+  const w = reciprocalRankFusion([a, b], 0, [1, 2]);
+  assert.ok(Math.abs(w.get(3)! - (1 / 3 + 2 / 1)) < 1e-12);
+  assert.throws(() => reciprocalRankFusion([a], 60, [1, 2]), /one weight per list/);
+});
+
+test('logistic blend learns which feature separates the classes', () => {
+  // Label = feature 1 > 0.5; feature 0 is noise.
+  const n = 400;
+  const X = new Float64Array(n * 2);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    X[2 * i] = ((i * 7919) % 100) / 100;
+    X[2 * i + 1] = ((i * 104729) % 97) / 97;
+    y[i] = X[2 * i + 1] > 0.5 ? 1 : 0;
+  }
+  const m = LogisticBlend.fit(X, y, 2, { iterations: 2000, lr: 2 });
+  assert.ok(m.weights[1] > 3 * Math.abs(m.weights[0]), `weights ${Array.from(m.weights)}`);
+  assert.ok(m.score([0.5, 0.9]) > 0.8 && m.score([0.5, 0.1]) < 0.2);
+});
+
+test('suggest: completions from any word start, ordered by popularity, kinds aggregated', () => {
+  const s = new Suggester();
+  s.add('title', 'The Matrix', 50, 'm1');
+  s.add('title', 'Matilda', 80, 'm2');
+  s.add('title', 'Mad Max', 10, 'm3');
+  s.add('creator', 'Matt Damon', 30);
+  s.add('creator', 'Matt Damon', 30);
+  s.add('tag', 'mathcore', 5);
+  const r = s.suggest('mat', 10);
+  assert.deepEqual(r.map((x) => x.text), ['Matilda', 'Matt Damon', 'The Matrix', 'mathcore']);
+  assert.equal(r[1].popularity, 60);
+  assert.equal(r[0].itemId, 'm2');
+  assert.deepEqual(s.suggest('the ma', 5).map((x) => x.text), ['The Matrix']);
+  assert.deepEqual(s.suggest('mátr', 5).map((x) => x.text), ['The Matrix']);
+  s.remove('title', 'Matilda', 80, 'm2');
+  assert.deepEqual(s.suggest('mat', 2).map((x) => x.text), ['Matt Damon', 'The Matrix']);
+  assert.throws(() => s.suggest('mat', 0), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'n');
+});
+
+function smallCatalog(): SearchIndex {
+  const idx = new SearchIndex();
+  idx.upsert([
+    { id: 'a', title: 'Blue Train', text: 'hard bop saxophone session', tags: ['jazz'], creator: 'John Coltrane', popularity: 90 },
+    { id: 'b', title: 'Giant Steps', text: 'fast changes on the saxophone', tags: ['jazz'], creator: 'John Coltrane', popularity: 70 },
+    { id: 'c', title: 'Blue Monday', text: 'synth and drum machine', tags: ['electronic', 'dance'], creator: 'New Order', popularity: 80 },
+    { id: 'd', title: 'Kind of Blue', text: 'modal trumpet and saxophone', tags: ['jazz'], creator: 'Miles Davis', popularity: 100 },
+    { id: 'e', title: 'Céline', text: 'chanson française', tags: ['chanson'], creator: 'Édith Piaf', popularity: 5, available: true },
+    { id: 'f', title: 'Blue Hidden', text: 'unavailable record', tags: ['jazz'], creator: 'Nobody', available: false },
+  ]);
+  return idx;
+}
+
+test('search: diacritic-insensitive, typo-tolerant, filters by tag/creator, never returns unavailable', () => {
+  const idx = smallCatalog();
+  assert.equal(idx.search({ q: 'celine', mode: 'lexical' }).itemIds[0], 'e');
+  assert.equal(idx.search({ q: 'edith piaf' }).itemIds[0], 'e');
+  assert.equal(idx.search({ q: 'giant stpes' }).itemIds[0], 'b');
+  const blue = idx.search({ q: 'blue', n: 10, mode: 'lexical' });
+  assert.ok(!blue.itemIds.includes('f'));
+  assert.deepEqual(new Set(blue.itemIds), new Set(['a', 'c', 'd']));
+  const jazzBlue = idx.search({ q: 'blue', n: 10, tags: ['JAZZ'], mode: 'rrf' });
+  assert.ok(jazzBlue.itemIds.length > 0 && jazzBlue.itemIds.every((id) => ['a', 'b', 'd'].includes(id)));
+  const byCreator = idx.search({ q: 'saxophone', n: 10, creator: 'john coltrane' });
+  assert.deepEqual(new Set(byCreator.itemIds), new Set(['a', 'b']));
+  const r = idx.search({ q: 'blue train', n: 3 });
+  assert.equal(r.itemIds[0], 'a');
+  assert.equal(r.sources[0], 'lexical+semantic');
+  assert.equal(r.scores.length, r.itemIds.length);
+  assert.throws(() => idx.search({ q: 'x', n: 0 }), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'n');
+});
+
+test('search: updates and removals are visible at once; suggest follows', () => {
+  const idx = smallCatalog();
+  idx.upsert([{ id: 'c', title: 'Red Monday', text: 'synth', tags: ['electronic'], creator: 'New Order', popularity: 80 }]);
+  assert.ok(!idx.search({ q: 'blue', n: 10, mode: 'lexical' }).itemIds.includes('c'));
+  assert.equal(idx.search({ q: 'red monday' }).itemIds[0], 'c');
+  assert.equal(idx.remove(['a', 'zzz']), 1);
+  assert.ok(!idx.search({ q: 'blue train', n: 10 }).itemIds.includes('a'));
+  assert.equal(idx.size, 5);
+  assert.deepEqual(idx.suggest('blu', 5).map((s) => s.text), ['Kind of Blue']); // 'Blue Hidden' is unavailable
+  idx.upsert([{ id: 'g', title: 'Blue in Green', tags: ['jazz'], creator: 'Bill Evans', popularity: 95 }]);
+  assert.equal(idx.suggest('blu', 5)[0].text, 'Kind of Blue');
+  assert.equal(idx.suggest('blue i', 5)[0].text, 'Blue in Green');
+  assert.deepEqual(idx.suggest('joh', 3).map((s) => [s.text, s.kind]), [['John Coltrane', 'creator']]);
+});
+
+test('personal re-rank lifts items matching the user history', () => {
+  const idx = smallCatalog();
+  const base = idx.search({ q: 'blue', n: 3, mode: 'lexical' });
+  const personal = idx.search({ q: 'blue', n: 3, mode: 'lexical', userHistory: ['c'] });
+  // 'c' (electronic) was not first without history; the same-tag/creator history pushes it up.
+  assert.notEqual(base.itemIds[0], 'c');
+  assert.equal(personal.itemIds[0], 'c');
+});
+
+test('content tower: training on co-consumption lowers the loss and pulls co-consumed items together', () => {
+  const data = generateSynthetic({ seed: 3, users: 150, items: 300, creators: 30, days: 5, eventsPerUser: 30, startMs: 0 });
+  const docs = data.items.map((it) => ({ title: it.title, text: it.text, tags: it.tags }));
+  const enc = new ContentEncoder({ dims: 16, bucketBits: 12 });
+  enc.fitIdf(docs);
+  const ixOf = new Map(data.items.map((it, i) => [it.id, i]));
+  const pairs: number[] = [];
+  const lastByUser = new Map<string, number>();
+  for (const e of data.events) {
+    const ix = ixOf.get(e.itemId)!;
+    const prev = lastByUser.get(e.userId);
+    if (prev !== undefined && prev !== ix) pairs.push(prev, ix);
+    lastByUser.set(e.userId, ix);
+  }
+  const r = trainEncoder(enc, docs, Int32Array.from(pairs), { steps: 60, batchSize: 64 });
+  assert.ok(r.lossEnd < r.lossStart, `loss ${r.lossStart} → ${r.lossEnd}`);
+  const E = enc.embedAll(docs);
+  const cos = (a: number, b: number): number => {
+    let s = 0;
+    for (let j = 0; j < 16; j++) s += E[a * 16 + j] * E[b * 16 + j];
+    return s;
+  };
+  let co = 0;
+  let rnd = 0;
+  const np = Math.min(500, pairs.length / 2);
+  for (let k = 0; k < np; k++) {
+    co += cos(pairs[2 * k], pairs[2 * k + 1]);
+    rnd += cos(pairs[2 * k], (pairs[2 * k + 1] * 7 + 13) % docs.length);
+  }
+  assert.ok(co / np > rnd / np + 0.05, `co ${co / np} vs random ${rnd / np}`);
+});
+
+test('semantic retrieval through the ANN graph agrees with the exact scan', () => {
+  const data = generateSynthetic({ seed: 4, users: 10, items: 1500, creators: 50, days: 2, eventsPerUser: 3, startMs: 0 });
+  const rows = data.items.map((it) => ({ id: it.id, title: it.title, text: it.text, tags: it.tags }));
+  const exact = new SearchIndex({ encoder: { dims: 32, bucketBits: 12 } });
+  const ann = new SearchIndex({ encoder: { dims: 32, bucketBits: 12 }, annThreshold: 100 });
+  exact.upsert(rows);
+  ann.upsert(rows);
+  let overlap = 0;
+  const qs = ['guitar highway', 'chill ambient', 'jazz saxophone', 'dark metal', 'happy pop'];
+  for (const q of qs) {
+    const a = exact.search({ q, n: 10, mode: 'semantic' }).itemIds;
+    const b = new Set(ann.search({ q, n: 10, mode: 'semantic' }).itemIds);
+    overlap += a.filter((id) => b.has(id)).length;
+  }
+  assert.ok(overlap / (10 * qs.length) >= 0.9, `recall ${overlap / 50}`);
+  // Removal reaches the graph too.
+  const top = ann.search({ q: 'jazz saxophone', n: 1, mode: 'semantic' }).itemIds[0];
+  ann.remove([top]);
+  assert.ok(!ann.search({ q: 'jazz saxophone', n: 20, mode: 'semantic' }).itemIds.includes(top));
+});

@@ -1,0 +1,550 @@
+/**
+ * Hybrid search over a catalog: one object that keeps the lexical index (BM25F, typo + prefix), the
+ * content-tower embeddings with their ANN index, and the autocomplete in step as items are added,
+ * changed and removed, and answers `search({q, n, tags?, creator?, userHistory?})`.
+ *
+ * Pipeline per query: lexical top-L and semantic top-S (both already filtered) → union of candidates →
+ * features [normalised BM25, cosine, RRF, popularity, in-both] → ranking by the mode:
+ *   lexical | semantic | rrf (Cormack et al. 2009) | hybrid (learned logistic blend, RRF until fitted)
+ * → optional personal re-rank: affinity of the candidate's tags/creator to the user's history plus the
+ * cosine to the mean content embedding of that history, added with weight `personalWeight`.
+ *
+ * Item slots `ix` are dense and reused after removal; the same ix addresses the lexical index, the
+ * embedding matrix and the ANN graph.
+ */
+import { z } from 'zod';
+import { ValidationError, formatPath } from '../core/errors.js';
+import { Id, LIMITS } from '../core/schemas.js';
+import { TopK } from '../candidates/topk.js';
+import { CandidateBuffer } from '../candidates/types.js';
+import { AnnIndex } from '../index/ann.js';
+import {
+  ContentEncoder,
+  cooccurrencePairs,
+  trainEncoder,
+  type ContentFields,
+  type EncoderConfigInput,
+  type TrainConfigInput,
+  type TrainReport,
+} from './encoder.js';
+import { LogisticBlend, reciprocalRankFusion } from './fusion.js';
+import { LexicalIndex, type LexicalConfigInput } from './lexical.js';
+import { Suggester, type Suggestion } from './suggest.js';
+import { fold } from './text.js';
+import { Rng } from '../core/rng.js';
+
+export const SearchItemSchema = z.strictObject({
+  id: Id,
+  title: z.string().max(LIMITS.titleLength).default(''),
+  text: z.string().max(LIMITS.textLength).default(''),
+  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tagsPerItem).default([]),
+  /** Display name of the creator (searched); creatorId is matched by the `creator` filter too. */
+  creator: z.string().max(LIMITS.titleLength).optional(),
+  creatorId: Id.optional(),
+  available: z.boolean().default(true),
+  /** Any non-negative popularity signal (play count, decayed events); orders suggestions, feeds the blend. */
+  popularity: z.number().min(0).refine(Number.isFinite, 'must be finite').default(0),
+});
+export type SearchItem = z.input<typeof SearchItemSchema>;
+type ParsedItem = z.output<typeof SearchItemSchema>;
+
+export const SearchMode = z.enum(['lexical', 'semantic', 'rrf', 'hybrid']);
+export type SearchMode = z.infer<typeof SearchMode>;
+
+export const SearchQuerySchema = z.strictObject({
+  q: z.string().max(1_000),
+  n: z.number().int().min(1).max(LIMITS.maxN).default(10),
+  /** Every listed tag must be on the item (case- and accent-insensitive). */
+  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(20).optional(),
+  /** Creator name or creatorId. */
+  creator: z.string().min(1).max(LIMITS.titleLength).optional(),
+  /** Item ids the user consumed, most recent last (only the last 200 are used). */
+  userHistory: z.array(Id).max(10_000).optional(),
+  mode: SearchMode.default('hybrid'),
+});
+export type SearchQuery = z.input<typeof SearchQuerySchema>;
+
+export type SearchSource = 'lexical' | 'semantic' | 'lexical+semantic';
+
+export interface SearchResult {
+  itemIds: string[];
+  scores: number[];
+  sources: SearchSource[];
+}
+
+export const SearchConfigSchema = z.strictObject({
+  lexical: z.custom<LexicalConfigInput>().default({}),
+  encoder: z.custom<EncoderConfigInput>().default({}),
+  /** Candidates taken from each retriever before fusion. */
+  lexicalCandidates: z.number().int().min(1).max(5_000).default(100),
+  semanticCandidates: z.number().int().min(1).max(5_000).default(100),
+  rrfK: z.number().min(0).max(10_000).default(60),
+  /** Above this many items, semantic retrieval goes through the HNSW graph instead of an exact scan. */
+  annThreshold: z.number().int().min(0).default(20_000),
+  /** Weight of the personal affinity added to the fused score (0 disables personalisation). */
+  personalWeight: z.number().min(0).max(10).default(0.3),
+});
+export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
+export type SearchConfig = z.output<typeof SearchConfigSchema>;
+
+/** Features of a candidate, in this order, for the learned blend. */
+export const BLEND_FEATURES = ['bm25', 'cosine', 'rrf', 'popularity', 'both'] as const;
+const NFEAT = BLEND_FEATURES.length;
+
+/** A candidate's features and scores for one query (exposed for the benchmark and blend fitting). */
+export interface Candidates {
+  ixs: Int32Array;
+  /** X: [count, NFEAT] features in BLEND_FEATURES order. */
+  X: Float64Array;
+  /** lexRank/semRank: [count] 1-based rank in each list, 0 when absent. */
+  lexRank: Int32Array;
+  semRank: Int32Array;
+  count: number;
+}
+
+const HISTORY_LIMIT = 200;
+
+function parseWith<S extends z.ZodType>(schema: S, v: unknown, prefix: string): z.output<S> {
+  const r = schema.safeParse(v);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, prefix), message: i.message }));
+    throw new ValidationError(`invalid ${prefix || 'input'}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  }
+  return r.data;
+}
+
+export class SearchIndex {
+  readonly config: SearchConfig;
+  readonly lexical: LexicalIndex;
+  encoder: ContentEncoder;
+  private readonly suggester = new Suggester();
+  private blend: LogisticBlend | undefined;
+
+  // --- items by slot ---
+  private readonly ixById = new Map<string, number>();
+  private items: (ParsedItem | undefined)[] = [];
+  private readonly free: number[] = [];
+  private liveCount = 0;
+  /** emb: [capacity, dims] unit content embeddings. */
+  private emb = new Float32Array(0);
+  private popularity = new Float32Array(0);
+  private available = new Uint8Array(0);
+  private tagSets: (Set<string> | undefined)[] = [];
+  private creatorKeys: (string[] | undefined)[] = [];
+  private maxLogPop = 0;
+  private ann: AnnIndex | undefined;
+  private readonly qvec: Float32Array;
+  private readonly topk = new TopK(5_000);
+
+  constructor(config: SearchConfigInput = {}) {
+    this.config = parseWith(SearchConfigSchema, config, 'search');
+    this.lexical = new LexicalIndex(this.config.lexical);
+    this.encoder = new ContentEncoder(this.config.encoder);
+    this.qvec = new Float32Array(this.encoder.dims);
+  }
+
+  get size(): number {
+    return this.liveCount;
+  }
+
+  ixOf(id: string): number | undefined {
+    return this.ixById.get(id);
+  }
+
+  idOf(ix: number): string | undefined {
+    return this.items[ix]?.id;
+  }
+
+  private ensureCapacity(ix: number): void {
+    const d = this.encoder.dims;
+    if (ix < this.popularity.length) return;
+    let cap = Math.max(16, this.popularity.length);
+    while (cap <= ix) cap *= 2;
+    const emb = new Float32Array(cap * d);
+    emb.set(this.emb);
+    this.emb = emb;
+    const pop = new Float32Array(cap);
+    pop.set(this.popularity);
+    this.popularity = pop;
+    const av = new Uint8Array(cap);
+    av.set(this.available);
+    this.available = av;
+  }
+
+  private static fields(it: ParsedItem): ContentFields {
+    return { title: it.title, text: it.text, tags: it.tags, creator: it.creator };
+  }
+
+  /** Unavailable items are not suggested (they are never returned by search either). */
+  private suggestRefs(it: ParsedItem, add: boolean): void {
+    if (!it.available) return;
+    const f = add ? this.suggester.add.bind(this.suggester) : this.suggester.remove.bind(this.suggester);
+    const p = it.popularity;
+    if (it.title) f('title', it.title, p, it.id);
+    if (it.creator) f('creator', it.creator, p);
+    for (const t of new Set(it.tags)) f('tag', t, p);
+  }
+
+  /** Adds or replaces items (validated; the error names the row and field). */
+  upsert(rows: readonly SearchItem[]): void {
+    const parsed = rows.map((r, i) => parseWith(SearchItemSchema, r, `items[${i}]`));
+    const d = this.encoder.dims;
+    const newIxs: number[] = [];
+    for (const it of parsed) {
+      let ix = this.ixById.get(it.id);
+      if (ix !== undefined) {
+        this.suggestRefs(this.items[ix]!, false);
+      } else {
+        ix = this.free.length > 0 ? this.free.pop()! : this.items.length;
+        this.ixById.set(it.id, ix);
+        this.liveCount++;
+      }
+      this.ensureCapacity(ix);
+      this.items[ix] = it;
+      this.lexical.add(ix, { title: it.title, text: it.text, tags: it.tags, creator: it.creator });
+      this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
+      this.popularity[ix] = it.popularity;
+      this.maxLogPop = Math.max(this.maxLogPop, Math.log1p(it.popularity));
+      this.available[ix] = it.available ? 1 : 0;
+      this.tagSets[ix] = new Set(it.tags.map(fold));
+      this.creatorKeys[ix] = [it.creator, it.creatorId].filter((s): s is string => !!s).map(fold);
+      this.suggestRefs(it, true);
+      newIxs.push(ix);
+    }
+    if (this.ann && newIxs.length > 0) {
+      const ixs = Int32Array.from(newIxs);
+      const vecs = new Float32Array(ixs.length * d);
+      for (let i = 0; i < ixs.length; i++) vecs.set(this.emb.subarray(ixs[i] * d, ixs[i] * d + d), i * d);
+      this.ann.add(ixs, vecs);
+    }
+  }
+
+  /** Removes items by id; returns how many existed. */
+  remove(ids: readonly string[]): number {
+    let n = 0;
+    const gone: number[] = [];
+    for (const id of ids) {
+      const ix = this.ixById.get(id);
+      if (ix === undefined) continue;
+      this.suggestRefs(this.items[ix]!, false);
+      this.lexical.remove(ix);
+      this.items[ix] = undefined;
+      this.tagSets[ix] = undefined;
+      this.creatorKeys[ix] = undefined;
+      this.available[ix] = 0;
+      this.ixById.delete(id);
+      this.free.push(ix);
+      this.liveCount--;
+      gone.push(ix);
+      n++;
+    }
+    if (this.ann && gone.length > 0) this.ann.remove(Int32Array.from(gone));
+    return n;
+  }
+
+  /** Updates popularity (e.g. from decayed event counters) without re-indexing text. */
+  setPopularity(id: string, popularity: number): void {
+    const ix = this.ixById.get(id);
+    if (ix === undefined) throw new ValidationError(`unknown item ${id}`, [{ path: 'id', message: 'not in the search index' }]);
+    if (!(popularity >= 0) || !Number.isFinite(popularity)) {
+      throw new ValidationError('popularity must be a finite number >= 0', [{ path: 'popularity', message: `got ${popularity}` }]);
+    }
+    const it = this.items[ix]!;
+    const delta = it.available ? popularity - it.popularity : 0;
+    if (it.title) this.suggester.adjust('title', it.title, delta, it.id);
+    if (it.creator) this.suggester.adjust('creator', it.creator, delta);
+    for (const t of new Set(it.tags)) this.suggester.adjust('tag', t, delta);
+    it.popularity = popularity;
+    this.popularity[ix] = popularity;
+    this.maxLogPop = Math.max(this.maxLogPop, Math.log1p(popularity));
+  }
+
+  /** Live slots in ix order, with their content fields. */
+  private liveSlots(): { ixs: number[]; docs: ContentFields[] } {
+    const ixs: number[] = [];
+    const docs: ContentFields[] = [];
+    this.items.forEach((it, ix) => {
+      if (it) {
+        ixs.push(ix);
+        docs.push(SearchIndex.fields(it));
+      }
+    });
+    return { ixs, docs };
+  }
+
+  /** Re-embeds every item with the current encoder and rebuilds the ANN graph if one is in use. */
+  reembed(): void {
+    const d = this.encoder.dims;
+    for (let ix = 0; ix < this.items.length; ix++) {
+      const it = this.items[ix];
+      if (it) this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
+    }
+    if (this.ann) this.ann = undefined;
+  }
+
+  /**
+   * Fits the content tower on the current catalog: idf from item texts, then contrastive training on
+   * co-consumption (`sequences` of item ids per user, oldest first) and self pairs. Re-embeds items.
+   */
+  trainContent(sequences: readonly (readonly string[])[], opts: { train?: TrainConfigInput; window?: number; maxPairs?: number; seed?: number } = {}): TrainReport {
+    const { ixs, docs } = this.liveSlots();
+    const local = new Map<number, number>();
+    ixs.forEach((ix, i) => local.set(ix, i));
+    const offsets = [0];
+    const flat: number[] = [];
+    for (const seq of sequences) {
+      for (const id of seq) {
+        const ix = this.ixById.get(id);
+        const li = ix === undefined ? undefined : local.get(ix);
+        if (li !== undefined) flat.push(li);
+      }
+      offsets.push(flat.length);
+    }
+    const rng = new Rng(opts.seed ?? 5);
+    const pairs = cooccurrencePairs(Int32Array.from(offsets), Int32Array.from(flat), opts.window ?? 3, opts.maxPairs ?? 2_000_000, rng);
+    this.encoder.fitIdf(docs);
+    const report = trainEncoder(this.encoder, docs, pairs, opts.train);
+    this.reembed();
+    return report;
+  }
+
+  /** Replaces the learned blend (e.g. loaded from an artifact). */
+  setBlend(blend: LogisticBlend | undefined): void {
+    if (blend && blend.numFeatures !== NFEAT) {
+      throw new ValidationError(`blend must have ${NFEAT} weights`, [{ path: 'blend', message: `got ${blend.numFeatures}` }]);
+    }
+    this.blend = blend;
+  }
+
+  get blendModel(): LogisticBlend | undefined {
+    return this.blend;
+  }
+
+  private makeFilter(tags: string[] | undefined, creator: string | undefined): (ix: number) => boolean {
+    const want = tags?.map(fold);
+    const c = creator !== undefined ? fold(creator) : undefined;
+    return (ix: number): boolean => {
+      if (this.available[ix] !== 1) return false;
+      if (want) {
+        const s = this.tagSets[ix];
+        if (!s) return false;
+        for (const t of want) if (!s.has(t)) return false;
+      }
+      if (c !== undefined && !this.creatorKeys[ix]?.includes(c)) return false;
+      return true;
+    };
+  }
+
+  private ensureAnn(): AnnIndex | undefined {
+    if (this.liveCount <= this.config.annThreshold) return undefined;
+    if (this.ann) return this.ann;
+    const d = this.encoder.dims;
+    const ann = new AnnIndex({ dims: d, metric: 'ip' });
+    const ixs: number[] = [];
+    this.items.forEach((it, ix) => {
+      if (it) ixs.push(ix);
+    });
+    const vecs = new Float32Array(ixs.length * d);
+    ixs.forEach((ix, i) => vecs.set(this.emb.subarray(ix * d, ix * d + d), i * d));
+    ann.add(Int32Array.from(ixs), vecs, 0);
+    this.ann = ann;
+    return ann;
+  }
+
+  /** Builds the ANN graph now (otherwise built on the first semantic query above annThreshold items). */
+  warm(): void {
+    this.ensureAnn();
+  }
+
+  /** Exact inner-product top-k over live, allowed slots. */
+  private exactSemantic(q: Float32Array, k: number, filter: (ix: number) => boolean): CandidateBuffer {
+    const d = this.encoder.dims;
+    const heap = this.topk;
+    heap.reset(Math.min(k, this.topk.capacity));
+    const emb = this.emb;
+    for (let ix = 0; ix < this.items.length; ix++) {
+      if (!this.items[ix] || !filter(ix)) continue;
+      let s = 0;
+      const o = ix * d;
+      for (let j = 0; j < d; j++) s += q[j] * emb[o + j];
+      if (s > heap.threshold) heap.push(ix, s);
+    }
+    const out = new CandidateBuffer(heap.count);
+    heap.drainInto(out);
+    return out;
+  }
+
+  /** Semantic top-k for an embedded query (qvec filled), filtered. */
+  private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean): CandidateBuffer {
+    const ann = this.ensureAnn();
+    if (!ann) return this.exactSemantic(this.qvec, k, filter);
+    const fetch = Math.min(10_000, filtered ? Math.max(k * 8, 400) : k + 16);
+    const r = ann.search(this.qvec, fetch, 1);
+    const out = new CandidateBuffer(k);
+    for (let j = 0; j < r.k && out.count < k; j++) {
+      const ix = r.ixs[j];
+      if (ix < 0) break;
+      if (!this.items[ix] || !filter(ix)) continue;
+      out.items[out.count] = ix;
+      out.scores[out.count++] = r.scores[j];
+    }
+    // A selective filter can starve the graph search: fall back to an exact scan.
+    if (filtered && out.count < k) return this.exactSemantic(this.qvec, k, filter);
+    return out;
+  }
+
+  /** Retrieval + features for one query (no personalisation); used by search and by blend fitting. */
+  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false): Candidates {
+    const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
+    const lex = this.lexical.search(q, L, filter);
+    this.encoder.embed({ title: q }, this.qvec);
+    let qEmpty = true;
+    for (let j = 0; j < this.qvec.length; j++) if (this.qvec[j] !== 0) qEmpty = false;
+    const sem = qEmpty ? new CandidateBuffer(0) : this.semantic(S, filter, filtered);
+    const fused = reciprocalRankFusion([{ ixs: lex.ixs, count: lex.count }, { ixs: sem.items, count: sem.count }], rrfK);
+    const count = fused.size;
+    const ixs = new Int32Array(count);
+    const X = new Float64Array(count * NFEAT);
+    const lexRank = new Int32Array(count);
+    const semRank = new Int32Array(count);
+    const pos = new Map<number, number>();
+    let c = 0;
+    for (const [ix, rrf] of fused) {
+      pos.set(ix, c);
+      ixs[c] = ix;
+      X[c * NFEAT + 2] = rrf * rrfK; // ~[0, 2]
+      c++;
+    }
+    const maxLex = lex.count > 0 ? lex.scores[0] : 1;
+    for (let r = 0; r < lex.count; r++) {
+      const i = pos.get(lex.ixs[r])!;
+      X[i * NFEAT] = lex.scores[r] / maxLex;
+      lexRank[i] = r + 1;
+    }
+    for (let r = 0; r < sem.count; r++) semRank[pos.get(sem.items[r])!] = r + 1;
+    const d = this.encoder.dims;
+    const logMax = this.maxLogPop > 0 ? this.maxLogPop : 1;
+    for (let i = 0; i < count; i++) {
+      const o = ixs[i] * d;
+      let s = 0;
+      for (let j = 0; j < d; j++) s += this.qvec[j] * this.emb[o + j];
+      X[i * NFEAT + 1] = s;
+      X[i * NFEAT + 3] = Math.log1p(this.popularity[ixs[i]]) / logMax;
+      X[i * NFEAT + 4] = lexRank[i] > 0 && semRank[i] > 0 ? 1 : 0;
+    }
+    return { ixs, X, lexRank, semRank, count };
+  }
+
+  /** Base (non-personal) score of candidate i under a mode. */
+  private baseScore(c: Candidates, i: number, mode: SearchMode): number {
+    const x = c.X;
+    const o = i * NFEAT;
+    // A popularity tie-breaker far below any score difference that matters.
+    const tie = 1e-6 * x[o + 3];
+    switch (mode) {
+      case 'lexical':
+        return c.lexRank[i] > 0 ? x[o] + tie : -Infinity;
+      case 'semantic':
+        return c.semRank[i] > 0 ? x[o + 1] + tie : -Infinity;
+      case 'rrf':
+        return x[o + 2] + tie;
+      case 'hybrid':
+        return this.blend ? this.blend.score(x, o) + tie : x[o + 2] + tie;
+    }
+  }
+
+  /** Personal affinity in [0, 1]-ish per candidate from the user's history (tags, creator, embedding). */
+  private affinity(history: readonly string[], c: Candidates): Float64Array {
+    const out = new Float64Array(c.count);
+    const recent = history.slice(-HISTORY_LIMIT);
+    const tagCount = new Map<string, number>();
+    const creatorCount = new Map<string, number>();
+    const d = this.encoder.dims;
+    const mean = new Float32Array(d);
+    let n = 0;
+    for (const id of recent) {
+      const ix = this.ixById.get(id);
+      if (ix === undefined) continue;
+      n++;
+      for (const t of this.tagSets[ix] ?? []) tagCount.set(t, (tagCount.get(t) ?? 0) + 1);
+      for (const k of this.creatorKeys[ix] ?? []) creatorCount.set(k, (creatorCount.get(k) ?? 0) + 1);
+      for (let j = 0; j < d; j++) mean[j] += this.emb[ix * d + j];
+    }
+    if (n === 0) return out;
+    let norm = 0;
+    for (let j = 0; j < d; j++) norm += mean[j] * mean[j];
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < c.count; i++) {
+      const ix = c.ixs[i];
+      const tags = this.tagSets[ix];
+      let tagAff = 0;
+      if (tags && tags.size > 0) {
+        for (const t of tags) tagAff += (tagCount.get(t) ?? 0) / n;
+        tagAff /= tags.size;
+      }
+      let creatorAff = 0;
+      for (const k of this.creatorKeys[ix] ?? []) creatorAff = Math.max(creatorAff, (creatorCount.get(k) ?? 0) / n);
+      let cos = 0;
+      for (let j = 0; j < d; j++) cos += (mean[j] / norm) * this.emb[ix * d + j];
+      out[i] = (tagAff + creatorAff + Math.max(0, cos)) / 3;
+    }
+    return out;
+  }
+
+  /** Searches: filtered, fused, optionally personalised. */
+  search(query: SearchQuery): SearchResult {
+    const p = parseWith(SearchQuerySchema, query, '');
+    const filtered = p.tags !== undefined || p.creator !== undefined;
+    const filter = this.makeFilter(p.tags, p.creator);
+    const c = this.candidates(p.q, filter, filtered);
+    const scores = new Float64Array(c.count);
+    for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
+    if (p.userHistory && p.userHistory.length > 0 && this.config.personalWeight > 0) {
+      const aff = this.affinity(p.userHistory, c);
+      // Scale the affinity to the spread of the base scores so the weight means the same in every mode.
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < c.count; i++) {
+        if (scores[i] === -Infinity) continue;
+        lo = Math.min(lo, scores[i]);
+        hi = Math.max(hi, scores[i]);
+      }
+      const spread = hi > lo ? hi - lo : 1;
+      for (let i = 0; i < c.count; i++) scores[i] += this.config.personalWeight * spread * aff[i];
+    }
+    const order = Array.from({ length: c.count }, (_, i) => i)
+      .filter((i) => scores[i] !== -Infinity)
+      .sort((a, b) => scores[b] - scores[a] || c.ixs[a] - c.ixs[b])
+      .slice(0, p.n);
+    return {
+      itemIds: order.map((i) => this.items[c.ixs[i]]!.id),
+      scores: order.map((i) => scores[i]),
+      sources: order.map((i) => (c.lexRank[i] > 0 && c.semRank[i] > 0 ? 'lexical+semantic' : c.lexRank[i] > 0 ? 'lexical' : 'semantic')),
+    };
+  }
+
+  /**
+   * Fits the hybrid blend on labelled queries: every retrieved candidate is an example, labelled 1
+   * when it is in the query's relevant set.
+   */
+  fitBlend(queries: readonly { q: string; relevant: ReadonlySet<string> }[], opts: { l2?: number; iterations?: number } = {}): LogisticBlend {
+    const Xs: number[] = [];
+    const ys: number[] = [];
+    for (const { q, relevant } of queries) {
+      const c = this.candidates(q);
+      for (let i = 0; i < c.count; i++) {
+        for (let f = 0; f < NFEAT; f++) Xs.push(c.X[i * NFEAT + f]);
+        ys.push(relevant.has(this.items[c.ixs[i]]!.id) ? 1 : 0);
+      }
+    }
+    if (ys.length === 0) throw new ValidationError('no candidates to fit the blend on', [{ path: 'queries', message: 'empty' }]);
+    const blend = LogisticBlend.fit(Float64Array.from(Xs), Uint8Array.from(ys), NFEAT, opts);
+    this.blend = blend;
+    return blend;
+  }
+
+  /** Autocomplete over titles, creators and tags, most popular first. */
+  suggest(q: string, n = 10): Suggestion[] {
+    return this.suggester.suggest(q, n);
+  }
+}
