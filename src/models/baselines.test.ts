@@ -112,7 +112,7 @@ function randomSpd(n: number, seed: number): Float64Array {
 }
 
 test('blocked SPD inverse matches the Gauss-Jordan reference; Cholesky reconstructs A', () => {
-  for (const n of [1, 3, 7, 33, 70]) {
+  for (const n of [1, 3, 7, 33, 70, 133]) {
     const a = randomSpd(n, n);
     const ref = spdInverseNaive(a, n);
     const fast = Float64Array.from(a);
@@ -135,4 +135,27 @@ test('blocked SPD inverse matches the Gauss-Jordan reference; Cholesky reconstru
     }
   }
   assert.throws(() => spdInverseInPlace(Float64Array.from([1, 2, 2, 1]), 2), ValidationError);
+});
+
+test('the threaded inverse gives bit-identical results to the single-threaded one', async () => {
+  const { LinalgPool } = await import('./linalg-pool.js');
+  const n = 600; // above the parallel threshold
+  const rng = new Rng(8);
+  const a = LinalgPool.sharedMatrix(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i] = rng.next();
+    a[i * n + i] = n;
+  }
+  const serial = Float64Array.from(a);
+  spdInverseInPlace(serial, n);
+  const pool = await LinalgPool.create(3);
+  try {
+    assert.equal(pool.threads, 3);
+    await pool.spdInverse(a, n);
+  } finally {
+    await pool.dispose();
+  }
+  let same = true;
+  for (let i = 0; i < n * n && same; i++) same = a[i] === serial[i];
+  assert.ok(same);
 });

@@ -14,7 +14,9 @@ import type { Sequences } from '../core/dataset.js';
 import { ValidationError } from '../core/errors.js';
 import { validate } from '../eval/evaluate.js';
 import { distinctSortedRows, parseModelParams } from './common.js';
+import { availableParallelism } from 'node:os';
 import { spdInverseInPlace } from './linalg.js';
+import { LinalgPool } from './linalg-pool.js';
 import type { FitContext, FitReport, Recommender } from './types.js';
 
 export const EaseParams = z
@@ -24,7 +26,9 @@ export const EaseParams = z
     /** λ grid for the validation search (ascending). */
     grid: z.array(z.number().positive()).min(1).max(20).optional(),
     /** Users subsampled for validation during the search. */
-    validUsers: z.number().int().min(1).max(1_000_000).default(3000),
+    validUsers: z.number().int().min(1).max(1_000_000).default(2000),
+    /** Threads for the inverse (default: FitContext.threads, else the machine's cores). */
+    threads: z.number().int().min(1).max(8).optional(),
   })
   .strict();
 export type EaseParams = z.infer<typeof EaseParams>;
@@ -57,9 +61,27 @@ export class EaseModel implements Recommender {
     this.n = n;
     const gram = gramMatrix(ctx.train); // [n, n]
     const deadline = ctx.maxMinutes ? t0 + ctx.maxMinutes * 60_000 : Infinity;
+    const pool = await LinalgPool.create(ctx.threads ?? params.threads ?? availableParallelism());
+    const work = LinalgPool.sharedMatrix(n); // [n, n] reused for every λ
+    try {
+      return await this.search(ctx, params, gram, work, pool, t0, deadline);
+    } finally {
+      await pool.dispose();
+    }
+  }
 
+  private async search(
+    ctx: FitContext,
+    params: EaseParams,
+    gram: Float64Array,
+    work: Float64Array,
+    pool: LinalgPool,
+    t0: number,
+    deadline: number,
+  ): Promise<FitReport> {
+    const n = this.n;
     if (params.lambda !== undefined) {
-      this.b = weightsFor(gram, n, params.lambda);
+      this.b = await weightsFor(gram, n, params.lambda, pool, work);
       return { params: { lambda: params.lambda }, trainSeconds: (performance.now() - t0) / 1000 };
     }
 
@@ -70,7 +92,7 @@ export class EaseModel implements Recommender {
     const tryIx = async (ix: number): Promise<number> => {
       const cached = tried.get(ix);
       if (cached !== undefined) return cached;
-      this.b = weightsFor(gram, n, grid[ix]);
+      this.b = await weightsFor(gram, n, grid[ix], pool, work);
       const v = (await validate(this, ctx, { maxUsers: params.validUsers }))['NDCG@10'];
       tried.set(ix, v);
       ctx.onProgress?.({ elapsedSeconds: (performance.now() - t0) / 1000, valid: { 'NDCG@10': v }, message: `lambda=${grid[ix]}` });
@@ -135,11 +157,13 @@ export function gramMatrix(train: Sequences): Float64Array {
   return g;
 }
 
-/** B for one λ: [n, n] Float32 with zero diagonal. */
-export function weightsFor(gram: Float64Array, n: number, lambda: number): Float32Array {
-  const p = Float64Array.from(gram);
+/** B for one λ: [n, n] Float32 with zero diagonal. work: [n, n] scratch (shared memory for threads). */
+export async function weightsFor(gram: Float64Array, n: number, lambda: number, pool?: LinalgPool, work?: Float64Array): Promise<Float32Array> {
+  const p = work ?? new Float64Array(n * n);
+  p.set(gram);
   for (let i = 0; i < n; i++) p[i * n + i] += lambda;
-  spdInverseInPlace(p, n);
+  if (pool) await pool.spdInverse(p, n);
+  else spdInverseInPlace(p, n);
   const b = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
