@@ -156,7 +156,30 @@ export class BprModel implements Recommender {
     for (let r = 0; r < userIxs.length; r++) {
       const pu = userIxs[r] * d;
       const off = r * n;
-      for (let j = 0; j < n; j++) {
+      let j = 0;
+      // Four items per pass share each load of p_u.
+      for (; j + 4 <= n; j += 4) {
+        const q0 = j * d;
+        const q1 = q0 + d;
+        const q2 = q1 + d;
+        const q3 = q2 + d;
+        let s0 = itemB[j];
+        let s1 = itemB[j + 1];
+        let s2 = itemB[j + 2];
+        let s3 = itemB[j + 3];
+        for (let f = 0; f < d; f++) {
+          const p = userF[pu + f];
+          s0 += p * itemF[q0 + f];
+          s1 += p * itemF[q1 + f];
+          s2 += p * itemF[q2 + f];
+          s3 += p * itemF[q3 + f];
+        }
+        out[off + j] = s0;
+        out[off + j + 1] = s1;
+        out[off + j + 2] = s2;
+        out[off + j + 3] = s3;
+      }
+      for (; j < n; j++) {
         const qj = j * d;
         let s = itemB[j];
         for (let f = 0; f < d; f++) s += userF[pu + f] * itemF[qj + f];

@@ -132,7 +132,17 @@ export class EaseModel implements Recommender {
       const u = userIxs[r];
       const off = r * n;
       out.fill(0, off, off + n);
-      for (let p = offsets[u]; p < offsets[u + 1]; p++) {
+      const end = offsets[u + 1];
+      let p = offsets[u];
+      // Four history rows per pass: one load/store of the output row per four B rows.
+      for (; p + 4 <= end; p += 4) {
+        const h0 = items[p] * n;
+        const h1 = items[p + 1] * n;
+        const h2 = items[p + 2] * n;
+        const h3 = items[p + 3] * n;
+        for (let j = 0; j < n; j++) out[off + j] += b[h0 + j] + b[h1 + j] + (b[h2 + j] + b[h3 + j]);
+      }
+      for (; p < end; p++) {
         const h = items[p] * n;
         for (let j = 0; j < n; j++) out[off + j] += b[h + j];
       }
