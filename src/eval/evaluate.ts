@@ -79,7 +79,6 @@ export function evaluateSplit(model: Recommender, s: EvalSplit, opts: EvaluateOp
 
 export async function evaluateQueries(model: Recommender, q: Queries, opts: EvaluateOptions = {}): Promise<MetricValues> {
   const ks = checkKs(opts.ks ?? DEFAULT_KS);
-  const kMax = ks[ks.length - 1];
   const n = q.histories.numItems;
   const U = q.users.length;
   const { offsets: hOff, items: hItems } = q.histories;
@@ -103,22 +102,7 @@ export async function evaluateQueries(model: Recommender, q: Queries, opts: Eval
   let sumMRR = 0;
   let evaluated = 0;
 
-  // Beyond-accuracy state.
-  const heap = beyond ? new TopK(kMax) : null;
-  const topList = new Int32Array(kMax);
-  const exposure = beyond ? ks.map(() => new Int32Array(n)) : [];
-  const selfInfo = beyond && opts.trainItems ? selfInformation(itemCounts(opts.trainItems, n)) : null;
-  const noveltySum = new Float64Array(ks.length);
-  const noveltyCount = new Float64Array(ks.length);
-  const diversitySum = new Float64Array(ks.length);
-  const diversityCount = new Float64Array(ks.length);
-  const sim: ItemSimilarity | null = !beyond
-    ? null
-    : opts.embeddings
-      ? { kind: 'embeddings', emb: opts.embeddings.emb, dim: opts.embeddings.dim }
-      : opts.side?.tags
-        ? { kind: 'tags', tags: buildTagIndex(opts.side.tags) }
-        : null;
+  const beyondAcc = beyond ? new BeyondAccuracy(ks, n, opts) : null;
 
   // Sampled-negative state (loo-sampled100).
   const sampledRng = new Rng((opts.seed ?? 0) ^ 0x5a3b1e);
@@ -167,35 +151,7 @@ export async function evaluateQueries(model: Recommender, q: Queries, opts: Eval
         }
       }
 
-      if (heap) {
-        heap.reset();
-        let thr = -Infinity;
-        const end = off + n;
-        for (let j = off; j < end; j++) {
-          const s = out[j];
-          if (s > thr) {
-            heap.push(s, j - off);
-            thr = heap.threshold;
-          }
-        }
-        const len = heap.drainDescending(topList, 0);
-        for (let x = 0; x < ks.length; x++) {
-          const m = Math.min(ks[x], len);
-          const ex = exposure[x];
-          for (let i = 0; i < m; i++) ex[topList[i]]++;
-          if (selfInfo) {
-            for (let i = 0; i < m; i++) noveltySum[x] += selfInfo[topList[i]];
-            noveltyCount[x] += m;
-          }
-          if (sim && m >= 2) {
-            const d = intraListDiversity(topList, 0, m, sim);
-            if (!Number.isNaN(d)) {
-              diversitySum[x] += d;
-              diversityCount[x]++;
-            }
-          }
-        }
-      }
+      beyondAcc?.addRow(out, off);
     }
     opts.onProgress?.(b0 + bn, U);
   }
@@ -210,23 +166,95 @@ export async function evaluateQueries(model: Recommender, q: Queries, opts: Eval
   res.MRR = mean(sumMRR);
   if (sampledN > 0) {
     for (let x = 0; x < ks.length; x++) {
-      res[`sampled100_HR@${ks[x]}`] = mean(sHR[x]);
-      res[`sampled100_NDCG@${ks[x]}`] = mean(sNDCG[x]);
+      res[`sampled${sampledN}_HR@${ks[x]}`] = mean(sHR[x]);
+      res[`sampled${sampledN}_NDCG@${ks[x]}`] = mean(sNDCG[x]);
     }
   }
-  if (beyond) {
-    const creators = opts.side?.creators ? indexCreators(opts.side.creators, n) : null;
-    for (let x = 0; x < ks.length; x++) {
-      const k = ks[x];
-      res[`coverage@${k}`] = coverage(exposure[x]);
-      res[`novelty@${k}`] = selfInfo && noveltyCount[x] > 0 ? noveltySum[x] / noveltyCount[x] : null;
-      res[`diversity@${k}`] = diversityCount[x] > 0 ? diversitySum[x] / diversityCount[x] : null;
-      res[`gini_items@${k}`] = gini(exposure[x]);
-      res[`gini_creators@${k}`] = creators ? gini(groupExposure(exposure[x], creators.creatorOf, creators.count)) : null;
-    }
-  }
+  beyondAcc?.finish(res);
   res.users = evaluated;
   return res;
+}
+
+/**
+ * Coverage, novelty, diversity and exposure Gini over the top-kMax list of every row, accumulated in
+ * per-k buffers sized once (exposure counts [numItems] per k; sums per k).
+ */
+class BeyondAccuracy {
+  private readonly heap: TopK;
+  private readonly topList: Int32Array;
+  private readonly exposure: Int32Array[];
+  private readonly selfInfo: Float64Array | null;
+  private readonly sim: ItemSimilarity | null;
+  private readonly noveltySum: Float64Array;
+  private readonly noveltyCount: Float64Array;
+  private readonly diversitySum: Float64Array;
+  private readonly diversityCount: Float64Array;
+
+  constructor(
+    private readonly ks: number[],
+    private readonly n: number,
+    private readonly opts: EvaluateOptions,
+  ) {
+    const kMax = ks[ks.length - 1];
+    this.heap = new TopK(kMax);
+    this.topList = new Int32Array(kMax);
+    this.exposure = ks.map(() => new Int32Array(n));
+    this.selfInfo = opts.trainItems ? selfInformation(itemCounts(opts.trainItems, n)) : null;
+    this.sim = opts.embeddings
+      ? { kind: 'embeddings', emb: opts.embeddings.emb, dim: opts.embeddings.dim }
+      : opts.side?.tags
+        ? { kind: 'tags', tags: buildTagIndex(opts.side.tags) }
+        : null;
+    this.noveltySum = new Float64Array(ks.length);
+    this.noveltyCount = new Float64Array(ks.length);
+    this.diversitySum = new Float64Array(ks.length);
+    this.diversityCount = new Float64Array(ks.length);
+  }
+
+  /** One masked score row out[off .. off+n): its top list (−∞ items never enter) feeds every k. */
+  addRow(out: Float32Array, off: number): void {
+    const { heap, topList, ks } = this;
+    heap.reset();
+    let thr = -Infinity;
+    const end = off + this.n;
+    for (let j = off; j < end; j++) {
+      const s = out[j];
+      if (s > thr) {
+        heap.push(s, j - off);
+        thr = heap.threshold;
+      }
+    }
+    const len = heap.drainDescending(topList, 0);
+    for (let x = 0; x < ks.length; x++) {
+      const m = Math.min(ks[x], len);
+      const ex = this.exposure[x];
+      for (let i = 0; i < m; i++) ex[topList[i]]++;
+      if (this.selfInfo) {
+        for (let i = 0; i < m; i++) this.noveltySum[x] += this.selfInfo[topList[i]];
+        this.noveltyCount[x] += m;
+      }
+      if (this.sim && m >= 2) {
+        const d = intraListDiversity(topList, 0, m, this.sim);
+        if (!Number.isNaN(d)) {
+          this.diversitySum[x] += d;
+          this.diversityCount[x]++;
+        }
+      }
+    }
+  }
+
+  finish(res: MetricValues): void {
+    const creators = this.opts.side?.creators ? indexCreators(this.opts.side.creators, this.n) : null;
+    for (let x = 0; x < this.ks.length; x++) {
+      const k = this.ks[x];
+      const ex = this.exposure[x];
+      res[`coverage@${k}`] = coverage(ex);
+      res[`novelty@${k}`] = this.noveltyCount[x] > 0 ? this.noveltySum[x] / this.noveltyCount[x] : null;
+      res[`diversity@${k}`] = this.diversityCount[x] > 0 ? this.diversitySum[x] / this.diversityCount[x] : null;
+      res[`gini_items@${k}`] = gini(ex);
+      res[`gini_creators@${k}`] = creators ? gini(groupExposure(ex, creators.creatorOf, creators.count)) : null;
+    }
+  }
 }
 
 export interface ValidateOptions {
