@@ -9,7 +9,8 @@
  * - Dataset formats: `<dataset>:<user>:<item>:<index>` where index is the row's 0-based position in the
  *   source file (Last.fm tagging events: `lastfm-hetrec:tag:<user>:<artist>:<tagId>`).
  * - CSV/JSONL events: the row's own `id`; else, when the row has a timestamp, the content hash of
- *   `validate.ts`; else `imp_<hash(file name, row index, user, item)>` (stable while the file is unchanged).
+ *   `validate.ts`; else `imp_<hash(file name)>_<row index>_<hash(user, item)>` (stable while the file is
+ *   unchanged).
  *
  * What each dataset becomes (timestamps are ms since the epoch; "synthetic" means only the order is real):
  * - movielens-1m: movies.dat -> items (genres as tags, `year` attribute, createdAt = 1 Jan of the year,
@@ -271,7 +272,11 @@ function withPositionalId(raw: unknown, file: string, index: number): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const r = raw as Record<string, unknown>;
   if (r.id !== undefined || r.timestamp !== undefined) return raw;
-  return { ...r, id: `imp_${shortHash(JSON.stringify([file, index, r.userId ?? null, r.itemId ?? null]))}` };
+  // File tag + zero-padded row index keep the ids in insert order (cheap appends to the unique index);
+  // the user/item hash makes an edited file produce new ids rather than false duplicates.
+  const fileTag = shortHash(file).slice(0, 8);
+  const row = index.toString(36).padStart(8, '0');
+  return { ...r, id: `imp_${fileTag}_${row}_${shortHash(JSON.stringify([r.userId ?? null, r.itemId ?? null])).slice(0, 10)}` };
 }
 
 const NUMERIC = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;

@@ -6,8 +6,9 @@
  * Normalisation after validation:
  * - Items/users without `createdAt` get the clock's now (the Ingestor keeps the stored value on updates).
  * - Events without `timestamp` get the clock's now.
- * - Events without `id` get a deterministic id: a SHA-256 of the event's content (user, item, type,
- *   value, client timestamp, session, surface, request, position, context). A retried batch therefore
+ * - Events without `id` get a deterministic id: the event time in base 36 (so ids sort by time and the
+ *   unique index is appended to, not scattered into) and a SHA-256 of the event's content (user, item,
+ *   type, value, client timestamp, session, surface, request, position, context). A retried batch therefore
  *   maps to the same ids and is stored once. When the client sent neither an id nor a timestamp there
  *   is nothing to tell a retry from a genuine repeat (the same track played twice), so the receive time
  *   joins the hash and such events are not deduplicated across retries. Send `id` or `timestamp` to make
@@ -91,7 +92,10 @@ export function deriveEventId(e: z.output<typeof EventInput>, receivedAtMs: numb
     ctx,
     e.timestamp === undefined ? receivedAtMs : null,
   ]);
-  return `ev_${createHash('sha256').update(content).digest('base64url').slice(0, 27)}`;
+  // Time-ordered prefix (like a ULID): the UNIQUE index on events.id then grows at its right edge instead
+  // of taking random inserts, which made SQLite rewrite most index pages in every batch (4x slower).
+  const timePart = Math.max(0, Math.floor(e.timestamp ?? receivedAtMs)).toString(36).padStart(9, '0');
+  return `ev_${timePart}_${createHash('sha256').update(content).digest('base64url').slice(0, 22)}`;
 }
 
 export function validateEvents(rows: unknown, clock: Clock = systemClock, opts: ValidateOptions = {}): ValidatedBatch<Event> {
