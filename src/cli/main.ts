@@ -13,6 +13,10 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
   for (const register of commands) register(program);
+  // Commands signal a non-zero exit through process.exitCode; read it for this call only so that an
+  // earlier failure in the same process (e.g. a test runner's) does not leak into this result.
+  const previousExitCode = process.exitCode;
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -25,5 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     return 1;
+  } finally {
+    process.exitCode = previousExitCode;
   }
 }
