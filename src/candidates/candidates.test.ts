@@ -89,7 +89,7 @@ test('trending ranks by decayed engagement: a fresh burst overtakes an older, bi
 
 test('co-occurrence: minimum support, cosine normalisation, session boundaries, repeats counted once', () => {
   const f = new OnlineFeatures(DEFAULT_FEATURES_CONFIG);
-  const index = new CooccurrenceIndex({ window: 5, windowMs: 2 * H, minSupport: 2, maxNeighbours: 100 });
+  const index = new CooccurrenceIndex({ window: 5, windowMs: 2 * H, minSupport: 2, maxNeighbours: 100, alpha: 0.5 });
   const win = new Int32Array(5);
   let seq = 0;
   const session = (user: string, sid: string, items: string[], type = 'play'): void => {
@@ -130,7 +130,7 @@ test('co-occurrence: minimum support, cosine normalisation, session boundaries, 
 });
 
 test('neighbour rows stay bounded under heavy traffic', () => {
-  const index = new CooccurrenceIndex({ window: 3, windowMs: H, minSupport: 1, maxNeighbours: 40 });
+  const index = new CooccurrenceIndex({ window: 3, windowMs: H, minSupport: 1, maxNeighbours: 40, alpha: 0.5 });
   const rng = new Rng(9);
   const win = new Int32Array(3);
   for (let k = 0; k < 20_000; k++) {

@@ -10,8 +10,10 @@
  * 2003), restricted to a sliding window as in session-kNN (Ludewig & Jannach, "Evaluation of
  * Session-based Recommendation Algorithms", UMUAI 2018).
  *
- * Similarity: sim(i, j) = c(i, j) / sqrt(n_i · n_j) (cosine on occurrence vectors), only for pairs with
- * c(i, j) ≥ minSupport, so one accidental pair never becomes a recommendation.
+ * Similarity: sim(i, j) = c(i, j) / (n_i^{1-α} · n_j^{α}), only for pairs with c(i, j) ≥ minSupport, so
+ * one accidental pair never becomes a recommendation. α = 0.5 is the cosine of the occurrence vectors
+ * (symmetric); α → 0 approaches the conditional probability P(j | i), which favours popular continuations
+ * (the asymmetric form of Deshpande & Karypis, "Item-Based Top-N Recommendation Algorithms", TOIS 2004).
  *
  * Storage: per item, an open-addressing hash row (Int32Array keys, Float32Array counts). A row is capped
  * at maxNeighbours: when it overflows, the weakest half is dropped (heavy-hitter pruning), which bounds
@@ -113,6 +115,8 @@ export interface CoocConfig {
   minSupport: number;
   /** Neighbour cap per item (memory bound). */
   maxNeighbours: number;
+  /** Exponent on the candidate's occurrence count (0.5 = cosine). */
+  alpha: number;
 }
 
 export class CooccurrenceIndex {
@@ -124,6 +128,7 @@ export class CooccurrenceIndex {
   constructor(readonly config: CoocConfig) {
     if (!(config.window >= 1 && config.window <= 100)) throw new RangeError(`cooc window must be in 1..100, got ${config.window}`);
     if (!(config.minSupport >= 1)) throw new RangeError(`cooc minSupport must be ≥ 1, got ${config.minSupport}`);
+    if (!(config.alpha >= 0 && config.alpha <= 1)) throw new RangeError(`cooc alpha must be in [0, 1], got ${config.alpha}`);
   }
 
   /** Records one occurrence of item i together with the distinct items window[0..count). */
@@ -159,11 +164,12 @@ export class CooccurrenceIndex {
     return this.rows[i]?.get(j) ?? 0;
   }
 
-  /** sim(i, j) = c(i, j) / sqrt(n_i n_j) when c(i, j) ≥ minSupport, else 0. */
+  /** sim(i, j) = c(i, j) / (n_i^{1-α} n_j^α) when c(i, j) ≥ minSupport, else 0. */
   similarity(i: number, j: number): number {
     const c = this.count(i, j);
     if (c < this.config.minSupport) return 0;
-    return c / Math.sqrt(this.occurrencesOf(i) * this.occurrencesOf(j));
+    const a = this.config.alpha;
+    return c / (Math.pow(this.occurrencesOf(i), 1 - a) * Math.pow(this.occurrencesOf(j), a));
   }
 
   /** Calls visit(j, sim) for every supported neighbour of i. */
@@ -171,14 +177,16 @@ export class CooccurrenceIndex {
     const row = this.rows[i];
     if (!row) return;
     const minSupport = this.config.minSupport;
-    const ni = this.occurrencesOf(i);
+    const a = this.config.alpha;
+    const seedNorm = Math.pow(this.occurrencesOf(i), 1 - a);
     const occ = this.occurrences;
+    const cosine = a === 0.5;
     for (let s = 0; s < row.keys.length; s++) {
       const j = row.keys[s];
       if (j === EMPTY) continue;
       const c = row.vals[s];
       if (c < minSupport) continue;
-      visit(j, c / Math.sqrt(ni * occ[j]));
+      visit(j, c / (seedNorm * (cosine ? Math.sqrt(occ[j]) : Math.pow(occ[j], a))));
     }
   }
 

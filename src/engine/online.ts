@@ -123,10 +123,20 @@ export class OnlineEngine implements Engine {
     const similar = new Seeded('cooc', cooc, () => undefined); // seed set by the request
     // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
     const Q = LIMITS.maxN;
+    const blend = (source: CandidateSource, weight: number): MergeTier[] => (weight > 0 ? [{ source, quota: Q, weight }] : []);
+    // The creator of the session's newest positive item (next).
+    const lastCreator = new Seeded('creator', creator, (ctx) => seedsFromHistory(ctx, this.current, { seedItems: 1, recencyDecay: 1 }, true));
     this.tiers = {
-      home: [{ source: home, quota: Q }, { source: trending, quota: 2 * Q, fill: true }, { source: fresh, quota: 2 * Q, fill: true }],
+      home: [
+        { source: home, quota: Q },
+        ...blend(trending, config.home.trendingWeight),
+        { source: trending, quota: 2 * Q, fill: true },
+        { source: fresh, quota: 2 * Q, fill: true },
+      ],
       next: [
         { source: session, quota: Q },
+        ...blend(trending, config.next.trendingWeight),
+        ...blend(lastCreator, config.next.creatorWeight),
         { source: home, quota: 2 * Q, fill: true },
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
