@@ -112,3 +112,21 @@ test('the tastemaker binary runs eval end to end', () => {
   assert.equal(row.model, 'popular');
   assert.equal(row.dataset, 'tiny.sasrec');
 });
+
+test('eval --protocol temporal on a timestamped csv reports Recall@k for the future items', async () => {
+  const csv = join(dir, 'tiny.csv');
+  const rng = new Rng(9);
+  const lines = ['userId,itemId,timestamp'];
+  for (let u = 0; u < 40; u++) {
+    const c = u % 2;
+    for (let t = 0; t < 10; t++) lines.push(`u${u},i${c * 15 + Math.floor(15 * rng.next())},${1_600_000_000_000 + (t * 40 + u) * 60_000}`);
+  }
+  writeFileSync(csv, lines.join('\n') + '\n');
+  const r = await run(['eval', '--data', csv, '--format', 'csv', '--model', 'itemknn', '--protocol', 'temporal', '--cut', '0.8', '--json']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const row = lastJson(r.out);
+  assert.equal(row.protocol, 'temporal');
+  assert.ok((row.users as number) > 0 && (row.users as number) <= 40);
+  assert.equal(typeof row.cut, 'string');
+  assert.ok((row['Recall@10'] as number) > 0 && (row['Recall@10'] as number) <= (row['HR@10'] as number));
+});
