@@ -142,3 +142,17 @@ test('syntheticToDataset gives per-user positive sequences aligned with timestam
 test('bad options are rejected with the field named', () => {
   assert.throws(() => generateSynthetic({ ...base, users: 0 }), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'users');
 });
+
+test('generated rows pass the public schemas, even for a tiny world at the epoch', async () => {
+  const { ItemInput, UserInput, EventInput } = await import('./schemas.js');
+  const tiny = generateSynthetic({ seed: 1, users: 3, items: 2, creators: 5, days: 0.5, eventsPerUser: 5, startMs: 0 });
+  for (const rows of [
+    [ItemInput, tiny.items],
+    [UserInput, tiny.users],
+    [EventInput, tiny.events],
+    [ItemInput, data.items.slice(0, 200)],
+    [EventInput, data.events.slice(0, 200)],
+  ] as const) {
+    for (const r of rows[1]) assert.ok(rows[0].safeParse(r).success, JSON.stringify(r));
+  }
+});

@@ -257,7 +257,7 @@ export function generateSynthetic(options: SynthOptions): SyntheticData {
     // The first `initialCount` ixs exist before the period (spread over the previous year); the rest arrive during it.
     itemCreatedAt[i] =
       i < initialCount
-        ? o.startMs - Math.floor(rng.next() * 365 * DAY_MS)
+        ? Math.max(0, o.startMs - Math.floor(rng.next() * 365 * DAY_MS))
         : o.startMs + Math.floor(rng.next() * (endMs - o.startMs));
     const roll = rng.next();
     const available = roll >= 0.01;
@@ -356,7 +356,7 @@ export function generateSynthetic(options: SynthOptions): SyntheticData {
     for (let g = 0; g < G; g++) row[g] /= sum;
     userDrift[u] = sampleGenre();
     const createdAt = rng.next() < 0.8
-      ? o.startMs - Math.floor(rng.next() * 180 * DAY_MS)
+      ? Math.max(0, o.startMs - Math.floor(rng.next() * 180 * DAY_MS))
       : o.startMs + Math.floor(rng.next() * (endMs - o.startMs) * 0.8);
     userStart[u] = Math.max(createdAt, o.startMs);
     users[u] = { id: `u${u}`, attributes: { country: ['US', 'GB', 'DE', 'FR', 'BR', 'JP', 'IN', 'SE'][rng.int(8)] }, createdAt };
