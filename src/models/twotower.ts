@@ -19,8 +19,10 @@
  *            z = x + W2·relu(W1·x + b1) + b2                   W1: [H, D], W2: [D, H]
  *            v = z / |z|
  *   user:    hist = last ≤ L items, embeddings from P: [numItems, D] (a separate input table)
- *            a = [mean(P[hist]) ; Σ_k w_k P[hist_k] ; P[hist_last] (; U[user])]   w_k ∝ decay^(age_k)
- *            z = Σ_k w_k P[hist_k] + A2·relu(A1·a + c1) + c2   A1: [H, A], A2: [D, H], A = 3D (+D)
+ *            a = [mean(P[hist]) ; Σ_k w_k P[hist_k] ; P[last] ; … ; P[K-th last] (; U[user])]
+ *                w_k ∝ decay^(age_k); empty slots (history shorter than K) are zeros
+ *            z = Σ_k w_k P[hist_k] + A2·relu(A1·a + c1) + c2   A1: [H, A], A2: [D, H], A = (2+K)D (+D)
+ *            (tieEmbeddings: P is the item tower's E)
  *            u = z / |z|
  *   score(u, i) = u·v_i / τ; serving ranks by u·v (τ and logQ only shape training).
  * Residual paths (x and the recency pool) make the towers start near "average of embeddings" and let the
@@ -40,12 +42,19 @@ export const TwoTowerConfigSchema = z.strictObject({
   historyLen: z.number().int().min(1).max(1000).default(50),
   /** Per-step decay of the recency-weighted pool: weight of the k-th most recent item ∝ decay^k. */
   recencyDecay: z.number().gt(0).max(1).default(0.8),
+  /** The K most recent items each get their own input slot (order-aware signal for next-item intent). */
+  lastItems: z.number().int().min(1).max(16).default(1),
+  /**
+   * History items use the item tower's id table E instead of a separate table P: every interaction then
+   * trains one table from both sides. Chosen by validation NDCG@10 on ML-1M and ML-100K (+5-8%).
+   */
+  tieEmbeddings: z.boolean().default(true),
   /** Add a per-user id embedding to the user tower (helps when users have long, stable tastes). */
   userIdEmbedding: z.boolean().default(false),
   /** Hash buckets for item side features (creator, tags, title words and bigrams); 0 disables them. */
   hashBuckets: z.number().int().min(0).max(1 << 22).default(1 << 15),
   /** Softmax temperature τ on cosine scores. */
-  temperature: z.number().gt(0).max(10).default(0.05),
+  temperature: z.number().gt(0).max(10).default(0.1),
   /** Examples per batch B (also the number of in-batch candidates). */
   batchSize: z.number().int().min(2).max(8192).default(256),
   /** Extra uniformly sampled negative candidates S shared by the batch. */
@@ -250,8 +259,9 @@ export type ParamName = keyof TwoTowerParams;
 export const PARAM_NAMES: ParamName[] = ['E', 'F', 'W1', 'b1', 'W2', 'b2', 'P', 'U', 'A1', 'c1', 'A2', 'c2'];
 const TABLES: ReadonlySet<ParamName> = new Set<ParamName>(['E', 'F', 'P', 'U']);
 
+/** User-tower input width A: mean pool, recency pool, K last-item slots, optional user id. */
 export function userInputDim(c: TwoTowerConfig): number {
-  return (c.userIdEmbedding ? 4 : 3) * c.dim;
+  return (2 + c.lastItems + (c.userIdEmbedding ? 1 : 0)) * c.dim;
 }
 
 export function initParams(c: TwoTowerConfig, numItems: number, numUsers: number, rng: Rng): TwoTowerParams {
@@ -268,7 +278,7 @@ export function initParams(c: TwoTowerConfig, numItems: number, numUsers: number
     b1: new Float32Array(H),
     W2: normal(D * H, 0.1 * Math.sqrt(1 / H)), // small: the residual path dominates at the start
     b2: new Float32Array(D),
-    P: normal(numItems * D, c.initStd),
+    P: c.tieEmbeddings ? new Float32Array(0) : normal(numItems * D, c.initStd),
     U: c.userIdEmbedding ? normal(numUsers * D, c.initStd) : new Float32Array(0),
     A1: normal(H * A, Math.sqrt(2 / A)),
     c1: new Float32Array(H),
@@ -330,7 +340,6 @@ export class TwoTowerNet {
   private touched = new Map<ParamName, { mark: Uint8Array; rows: number[] }>();
   private m: TwoTowerParams;
   private v: TwoTowerParams;
-  private lastStep: Map<ParamName, Int32Array> = new Map();
   step = 0;
   /** Matmul implementation (TS reference by default). */
   mm: Matmuls;
@@ -348,7 +357,6 @@ export class TwoTowerNet {
     for (const k of TABLES) {
       const rows = this.params[k].length / c.dim;
       this.touched.set(k, { mark: new Uint8Array(rows), rows: [] });
-      this.lastStep.set(k, new Int32Array(rows));
     }
   }
 
@@ -449,8 +457,10 @@ export class TwoTowerNet {
   /** Forward for n users. hist: [n, L] left-aligned, histLen: [n] → cache with u: [n, D]. */
   userForward(userIxs: Int32Array, hist: Int32Array, histLen: Int32Array, n: number): UserCache {
     const { dim: D, hidden: H, historyLen: L } = this.c;
-    const A = userInputDim(this.c);
-    const { P, U, A1, c1, A2, c2 } = this.params;
+    const A = userInputDim(this.c), K = this.c.lastItems;
+    const { U, A1, c1, A2, c2 } = this.params;
+    const P = this.c.tieEmbeddings ? this.params.E : this.params.P;
+    const uSlot = (2 + K) * D;
     const a = new Float32Array(n * A);
     const zz = new Float32Array(n * D);
     const w = new Float32Array(L);
@@ -468,12 +478,14 @@ export class TwoTowerNet {
             a[ao + D + j] += w[k] * e; // recency pool
           }
         }
-        const lo = hist[r * L + len - 1] * D;
-        for (let j = 0; j < D; j++) a[ao + 2 * D + j] = P[lo + j]; // last item
+        for (let q = 0; q < K && q < len; q++) {
+          const lo = hist[r * L + len - 1 - q] * D; // slot q: the (q+1)-th most recent item
+          for (let j = 0; j < D; j++) a[ao + (2 + q) * D + j] = P[lo + j];
+        }
       }
       if (this.c.userIdEmbedding) {
         const uo = userIxs[r] * D;
-        for (let j = 0; j < D; j++) a[ao + 3 * D + j] = U[uo + j];
+        for (let j = 0; j < D; j++) a[ao + uSlot + j] = U[uo + j];
       }
       for (let j = 0; j < D; j++) zz[r * D + j] = a[ao + D + j] + c2[j]; // residual: recency pool
     }
@@ -490,10 +502,13 @@ export class TwoTowerNet {
     return { n, a, h, z: zz, u, inv };
   }
 
-  /** du: [n, D] → accumulates into grads of P, U, A1, c1, A2, c2. */
+  /** du: [n, D] → accumulates into grads of P (or E when tied), U, A1, c1, A2, c2. */
   userBackward(cache: UserCache, userIxs: Int32Array, hist: Int32Array, histLen: Int32Array, du: Float32Array): void {
     const { dim: D, hidden: H, historyLen: L } = this.c;
-    const A = userInputDim(this.c);
+    const A = userInputDim(this.c), K = this.c.lastItems;
+    const tableName: ParamName = this.c.tieEmbeddings ? 'E' : 'P';
+    const gP = this.grads[tableName];
+    const uSlot = (2 + K) * D;
     const { n, a, h, u, inv } = cache;
     const g = this.grads;
     const dz = new Float32Array(n * D);
@@ -517,16 +532,18 @@ export class TwoTowerNet {
         const invLen = 1 / len;
         for (let k = 0; k < len; k++) {
           const item = hist[r * L + k];
-          this.touch('P', item);
+          this.touch(tableName, item);
           const po = item * D;
-          const wl = k === len - 1 ? 1 : 0;
-          for (let j = 0; j < D; j++) g.P[po + j] += invLen * da[ao + j] + w[k] * da[ao + D + j] + wl * da[ao + 2 * D + j];
+          const q = len - 1 - k; // recency slot of this item, used when q < K
+          const so = ao + (2 + q) * D;
+          if (q < K) for (let j = 0; j < D; j++) gP[po + j] += invLen * da[ao + j] + w[k] * da[ao + D + j] + da[so + j];
+          else for (let j = 0; j < D; j++) gP[po + j] += invLen * da[ao + j] + w[k] * da[ao + D + j];
         }
       }
       if (this.c.userIdEmbedding) {
         const ui = userIxs[r];
         this.touch('U', ui);
-        for (let j = 0; j < D; j++) g.U[ui * D + j] += da[ao + 3 * D + j];
+        for (let j = 0; j < D; j++) g.U[ui * D + j] += da[ao + uSlot + j];
       }
     }
   }
