@@ -8,6 +8,7 @@
  * items (the user's history is excluded, so repeats cannot hit).
  *
  *   tastemaker bench online --json [--users 10000] [--items 50000] [--events-per-user 100] [--store sqlite|memory]
+ *                                  [--config '{"cooc":{"alpha":0.5}}']
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import type { Surface } from '../src/core/schemas.js';
 import { generateSynthetic } from '../src/core/synth.js';
-import { createEngine } from '../src/engine/index.js';
+import { createEngine, type EngineConfigInput } from '../src/engine/index.js';
 import { openStore } from '../src/store/index.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Store } from '../src/store/types.js';
@@ -43,6 +44,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       store: { type: 'string', default: 'sqlite' },
       requests: { type: 'string', default: '2000' },
       queries: { type: 'string', default: '2000' },
+      /** EngineConfig overrides as JSON, e.g. '{"cooc":{"alpha":0.5}}'. */
+      config: { type: 'string', default: '{}' },
     },
     strict: true,
   });
@@ -55,6 +58,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     throw new ValidationError('--store must be sqlite or memory', [{ path: '--store', message: 'must be sqlite or memory' }]);
   }
   const days = num('days');
+  let config: EngineConfigInput;
+  try {
+    config = JSON.parse(values.config) as EngineConfigInput;
+  } catch {
+    throw new ValidationError('--config must be JSON', [{ path: '--config', message: 'must be a JSON object of EngineConfig overrides' }]);
+  }
   const startMs = Date.UTC(2026, 0, 1);
 
   let t = performance.now();
@@ -82,7 +91,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
     const clock = new ManualClock(events[stored - 1].timestamp);
     t = performance.now();
-    const engine = await createEngine(store, { clock });
+    const engine = await createEngine(store, { clock, config });
     const warmMs = performance.now() - t;
 
     // Live updates (engine only; the store write is the ingest bench's business).
@@ -139,6 +148,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     return {
       bench: 'online',
       store: values.store,
+      config,
       users: data.users.length,
       items: data.items.length,
       events: events.length,
