@@ -206,3 +206,27 @@ test('on synthetic data, session co-occurrence predicts the next item far better
   assert.ok(queries > 300);
   assert.ok(hrNext > 1.5 * hrTrending && hrNext > 0.1, `HR@20 next ${hrNext.toFixed(3)} vs trending ${hrTrending.toFixed(3)}`);
 });
+
+test('a catalog without events still answers every surface (fresh back-fill); deleted users become cold', async () => {
+  const store = new MemoryStore();
+  await store.upsertItems(Array.from({ length: 30 }, (_, i) => item(`n${i}`, { createdAt: T0 - i * H })));
+  const engine = await createEngine(store, { clock: new ManualClock(T0 + H) });
+  for (const surface of ['home', 'next', 'trending', 'fresh'] as const) {
+    const r = await engine.recommend({ userId: 'someone', surface, n: 25 });
+    assert.equal(r.items.length, 25, surface);
+    assert.equal(r.items[0].itemId, 'n0', `${surface}: newest first`);
+    assert.deepEqual(r.items[0].sources, ['fresh']);
+  }
+  engine.onUsers([{ id: 'p', attributes: {}, createdAt: T0 }]);
+  assert.equal(engine.stats().users, 1);
+  const plays = sessions(['p', 'q', 'r'], ['n5', 'n6'], T0);
+  engine.onEvents((await store.appendEvents(plays)).newEvents);
+  const before = await engine.recommend({ userId: 'p', surface: 'next', n: 5 });
+  assert.ok(!before.items.some((i) => i.itemId === 'n5' || i.itemId === 'n6'), 'consumed');
+  const newSession = await engine.recommend({ userId: 'p', surface: 'next', n: 5, sessionId: 'brand-new' });
+  assert.ok(newSession.items.every((i) => !i.sources.includes('cooc-session')), 'a new session has no session seeds');
+  engine.onUserDeleted('p');
+  const after = await engine.recommend({ userId: 'p', surface: 'home', n: 30 });
+  assert.equal(after.items.length, 30, 'no consumed items left to exclude');
+  assert.equal(engine.stats().events, plays.length);
+});

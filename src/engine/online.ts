@@ -112,20 +112,23 @@ export class OnlineEngine implements Engine {
     const creator = new CreatorSource(catalog, this.features.trending, capacity);
     const historySeeds = (cfg: SeedConfig) => (ctx: CandidateContext) => seedsFromHistory(ctx, this.current, cfg, false);
     const home = new Seeded('cooc', cooc, historySeeds(config.home));
-    const session = new Seeded('cooc-session', cooc, (ctx) => {
+    // The request's session: the user's current one unless the request names a session id the user has
+    // not used yet (a new, still empty session: no session seeds).
+    const sessionHistory = (): UserHistory | undefined => {
       const h = this.current;
-      // A session id the user has not used yet means a new, still empty session.
-      const sameSession = h !== undefined && (this.currentSessionKey === undefined || this.currentSessionKey === h.sessionKey);
-      if (sameSession) seedsFromHistory(ctx, h, config.next, true);
-      else ctx.seedCount = 0;
-      if (ctx.seedCount === 0 && sameSession) seedsFromHistory(ctx, h, config.next, false);
+      return h !== undefined && (this.currentSessionKey === undefined || this.currentSessionKey === h.sessionKey) ? h : undefined;
+    };
+    const session = new Seeded('cooc-session', cooc, (ctx) => {
+      const h = sessionHistory();
+      seedsFromHistory(ctx, h, config.next, true);
+      if (ctx.seedCount === 0) seedsFromHistory(ctx, h, config.next, false); // session over or empty: latest items
     });
     const similar = new Seeded('cooc', cooc, () => undefined); // seed set by the request
     // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
     const Q = LIMITS.maxN;
     const blend = (source: CandidateSource, weight: number): MergeTier[] => (weight > 0 ? [{ source, quota: Q, weight }] : []);
     // The creator of the session's newest positive item (next).
-    const lastCreator = new Seeded('creator', creator, (ctx) => seedsFromHistory(ctx, this.current, { seedItems: 1, recencyDecay: 1 }, true));
+    const lastCreator = new Seeded('creator', creator, (ctx) => seedsFromHistory(ctx, sessionHistory(), { seedItems: 1, recencyDecay: 1 }, true));
     this.tiers = {
       home: [
         { source: home, quota: Q },
