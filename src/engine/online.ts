@@ -4,12 +4,14 @@
  * answers the surfaces by merging candidate sources:
  *
  *   home     = co-occurrence over the recent history  → back-fill trending → fresh
- *   next     = co-occurrence over the current session → back-fill home (history co-occurrence, trending, fresh)
+ *   next     = co-occurrence over the current session, blended with the last item's creator
+ *              → back-fill home (history co-occurrence, trending, fresh)
  *   similar  = co-occurrence of the item              → back-fill same creator → trending
  *   trending = decayed engagement                     → back-fill fresh
  *   fresh    = newest, lightly popularity-weighted
  *
- * Unknown users are cold users (no history: the back-fill answers). Every response is logged as an
+ * (Optional blend weights for trending in home/next are in EngineConfig.) Unknown users are cold users
+ * (no history: the back-fill answers). Every response is logged as an
  * impression (request id, positions, scores, model versions) so later events can point back at it.
  * The candidate computation is synchronous between awaits, so the reused buffers are never shared by two
  * requests in flight.
