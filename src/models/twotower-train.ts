@@ -31,6 +31,8 @@ export const TwoTowerTrainSchema = TwoTowerConfigSchema.extend({
   positionsPerUser: z.number().int().min(0).max(100_000).default(32),
   /** Users sampled for the per-epoch validation NDCG@10 (0 = all with a target). */
   validUsers: z.number().int().min(0).max(10_000_000).default(3000),
+  /** Learning-rate factor applied after each epoch without a validation improvement (1 = off). */
+  plateauDecay: z.number().gt(0).max(1).default(0.5),
   /** Linear learning-rate warm-up steps. */
   warmupSteps: z.number().int().min(0).max(1_000_000).default(200),
 });
@@ -147,6 +149,7 @@ export class TwoTowerRecommender implements Recommender {
     let epochsRun = 0;
     let lossEma = NaN;
     let outOfTime = false;
+    let lrScale = 1;
     const srng = rng.fork(2);
     for (epoch = 1; epoch <= cfg.maxEpochs && !outOfTime; epoch++) {
       const examples = this.sampleExamples(train, cfg.positionsPerUser, srng); // [2 * n]: (user, position)
@@ -166,7 +169,7 @@ export class TwoTowerRecommender implements Recommender {
         const loss = net.lossAndGrad(batch);
         if (!Number.isFinite(loss)) throw new Error(`twotower: loss became ${loss} at epoch ${epoch}; lower lr or raise temperature`);
         lossEma = Number.isNaN(lossEma) ? loss : 0.98 * lossEma + 0.02 * loss;
-        const lr = cfg.lr * Math.min(1, (net.step + 1) / Math.max(1, cfg.warmupSteps));
+        const lr = cfg.lr * lrScale * Math.min(1, (net.step + 1) / Math.max(1, cfg.warmupSteps));
         net.adamStep(lr);
         if (Date.now() > deadline) {
           outOfTime = true;
@@ -182,7 +185,10 @@ export class TwoTowerRecommender implements Recommender {
         bestEpoch = epoch;
         sinceBest = 0;
         bestParams = snapshot(net.params);
-      } else sinceBest++;
+      } else {
+        sinceBest++;
+        lrScale *= cfg.plateauDecay;
+      }
       ctx.onProgress?.({
         epoch,
         step: net.step,
