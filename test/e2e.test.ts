@@ -107,6 +107,9 @@ describe('auth', () => {
     assert.equal(await s.store.getItem('nope'), undefined);
     const del = await s.app.inject({ method: 'DELETE', url: `/v1/items/${s.data.items[0].id}`, headers: CLIENT });
     assert.equal(del.statusCode, 403);
+    // HEAD exists only on the open routes (a HEAD recommend would log an impression).
+    assert.equal((await s.app.inject({ method: 'HEAD', url: '/healthz' })).statusCode, 200);
+    assert.equal((await s.app.inject({ method: 'HEAD', url: `/v1/recommend/${s.data.users[0].id}`, headers: CLIENT })).statusCode, 404);
   });
 
   test('both header forms work and the admin key may read', async () => {

@@ -155,8 +155,16 @@ function deleteTarget(url: string): string | undefined {
 }
 
 test('≥1,000 malformed requests: never a 5xx, always the JSON error shape, accepted data kept', async () => {
+  // Data accepted through the API before the fuzzing, checked afterwards.
+  const apiItems = [{ id: 'fz-kept-1', title: 'kept' }, { id: 'fz-kept-2', tags: ['a'] }];
+  const apiEvents = apiItems.map((it, k) => ({ id: `fz-kept-ev-${k}`, userId: 'fz-kept-user', itemId: it.id, type: 'like', timestamp: Date.now() }));
+  for (const [url, rows] of [['/v1/items', apiItems], ['/v1/users', [{ id: 'fz-kept-user' }]], ['/v1/events', apiEvents]] as const) {
+    const r = await s.app.inject({ method: 'POST', url, headers: { ...ADMIN, 'content-type': 'application/json' }, payload: JSON.stringify(rows) });
+    assert.equal(r.statusCode, 200);
+    assert.equal((r.json() as { accepted: number }).accepted, rows.length);
+  }
   const before = { items: await s.store.countItems(), users: await s.store.countUsers(), events: await s.store.countEvents() };
-  const seeded = new Set([...s.data.items.map((i) => i.id), ...s.data.users.map((u) => u.id)]);
+  const seeded = new Set([...s.data.items.map((i) => i.id), ...s.data.users.map((u) => u.id), 'fz-kept-1', 'fz-kept-2', 'fz-kept-user']);
   let sent = 0;
   const statuses = new Map<number, number>();
 
@@ -190,6 +198,11 @@ test('≥1,000 malformed requests: never a 5xx, always the JSON error shape, acc
   for (const u of s.data.users.slice(0, 20)) {
     assert.ok(await s.store.getUser(u.id), `user ${u.id} lost`);
   }
+  assert.equal((await s.store.getItem('fz-kept-1'))?.title, 'kept');
+  assert.deepEqual(
+    (await s.store.userEvents('fz-kept-user', 10)).map((e) => e.id).sort(),
+    apiEvents.map((e) => e.id),
+  );
   const health = await s.app.inject({ url: '/healthz' });
   assert.equal(health.statusCode, 200);
   const rec = await s.app.inject({ url: `/v1/recommend/${s.data.users[0].id}?n=10`, headers: CLIENT });

@@ -296,6 +296,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     app.route({
       method: spec.method,
       url: spec.url,
+      // HEAD only where it is harmless: a HEAD recommend would still log an impression.
+      exposeHeadRoute: spec.method === 'GET' && spec.access === 'open',
       onRequest:
         spec.access === 'open'
           ? undefined
