@@ -92,3 +92,11 @@ test('bad input is rejected with the field named', () => {
   assert.throws(() => index.search(new Float32Array(4), 0), /k must be/);
   assert.throws(() => new AnnIndex({ dims: 0 }), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'ann.dims');
 });
+
+test('fromMatrix indexes rows by position and skips excluded items', () => {
+  const d = 3;
+  const vecs = Float32Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 0.9, 0.1, 0);
+  const index = AnnIndex.fromMatrix(vecs, { dims: d }, new Set([0]));
+  assert.equal(index.size, 3);
+  assert.equal(index.search(Float32Array.of(1, 0, 0), 1).ixs[0], 3);
+});

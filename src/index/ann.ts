@@ -183,6 +183,26 @@ export class AnnIndex {
     return idx;
   }
 
+  /**
+   * Index over every row of a [n, dims] matrix with item index = row (e.g. the two-tower model's
+   * `itemVectors` from the registry), skipping rows listed in `exclude` (unavailable items).
+   */
+  static fromMatrix(vectors: Float32Array, config: AnnConfigInput, exclude?: ReadonlySet<number>): AnnIndex {
+    const idx = new AnnIndex(config);
+    const d = idx.config.dims;
+    const n = checkMatrix(vectors, d, 'vectors');
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) if (!exclude?.has(i)) keep.push(i);
+    if (keep.length === n) {
+      idx.add(Int32Array.from(keep), vectors);
+    } else if (keep.length > 0) {
+      const rows = new Float32Array(keep.length * d);
+      keep.forEach((i, r) => rows.set(vectors.subarray(i * d, (i + 1) * d), r * d));
+      idx.add(Int32Array.from(keep), rows);
+    }
+    return idx;
+  }
+
   /** Deletes a saved index and its config. */
   static remove(path: string): void {
     rmSync(path, { force: true });
