@@ -130,7 +130,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       { route, method: request.method, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
 
   async function batch(kind: 'items' | 'users' | 'events', rows: unknown, ingest: (rows: unknown) => Promise<BatchResult>) {

@@ -121,7 +121,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     let generated = false;
     if (existing) {
       dataset = JSON.parse(existing) as DemoDataset;
-      log(`reusing demo data in ${base.dataDir} (${dataset.items} items, ${dataset.users} users, ${dataset.events} events)`);
+      log(`reusing demo data in ${base.dataDir} (${dataset.items} items, ${dataset.users} users, ${dataset.events} events);`);
+      log('  the size and seed options apply to the first run only: delete the data dir to generate anew');
     } else {
       log(`generating demo data in ${base.dataDir} (seed ${size.seed})…`);
       dataset = await loadDemoData(store, size, log);
