@@ -40,20 +40,19 @@ function idList(maxCount: number) {
 
 export function recommendQuery(limits: LimitsConfig) {
   return z.strictObject({
-    surface: RecommendSurface.default('home'),
-    n: nField(limits.maxN),
-    exclude: idList(limits.maxExclude).optional(),
-    sessionId: Id.optional(),
-    explain: QueryBool.optional(),
+    surface: RecommendSurface.default('home').meta({ description: 'home: personal feed; trending; fresh; next: continue the session' }),
+    n: nField(limits.maxN).meta({ description: `Number of items, 1..${limits.maxN}` }),
+    exclude: idList(limits.maxExclude).optional().meta({ description: `Comma-separated item ids not to return (at most ${limits.maxExclude})` }),
+    sessionId: Id.optional().meta({ description: 'The current session (surface next conditions on it)' }),
+    explain: QueryBool.optional().meta({ description: 'Add per-item explanation (source scores, the history items behind it)' }),
   });
 }
 
 export function similarQuery(limits: LimitsConfig) {
   return z.strictObject({
-    n: nField(limits.maxN),
-    /** Personalise (exclude the user's history) when given. */
-    userId: Id.optional(),
-    explain: QueryBool.optional(),
+    n: nField(limits.maxN).meta({ description: `Number of items, 1..${limits.maxN}` }),
+    userId: Id.optional().meta({ description: "Exclude this user's consumed items and hard negatives" }),
+    explain: QueryBool.optional().meta({ description: 'Add per-item explanation' }),
   });
 }
 
