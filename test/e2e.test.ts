@@ -327,6 +327,21 @@ describe('recommendations', () => {
   });
 });
 
+describe('real-time trending', () => {
+  test('a burst of fresh engagement puts a new item on top of trending at once', async () => {
+    const z = 'e2e-hot';
+    await post('/v1/items', [{ id: z, title: 'Hot' }]);
+    const before = (await get('/v1/recommend/e2e-watcher?surface=trending&n=10')).json() as RecBody;
+    assert.ok(!before.items.some((i) => i.itemId === z));
+    const now = Date.now();
+    const burst = Array.from({ length: 40 }, (_, k) => ({ userId: `e2e-fan-${k}`, itemId: z, type: 'like', timestamp: now + k }));
+    assert.equal(((await post('/v1/events', burst)).json() as BatchBody).accepted, 40);
+    const after = (await get('/v1/recommend/e2e-watcher?surface=trending&n=10')).json() as RecBody;
+    assert.equal(after.items[0]?.itemId, z, JSON.stringify(after.items.slice(0, 3)));
+    assert.ok(after.items[0].sources.includes('trending'));
+  });
+});
+
 describe('metrics', () => {
   test('/metrics exposes the latency histogram by route, ingested events and errors', async () => {
     const r = await s.app.inject({ url: '/metrics' });
