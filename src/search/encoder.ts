@@ -28,6 +28,14 @@ export const EncoderConfigSchema = z.strictObject({
   dims: z.number().int().min(2).max(1024).default(64),
   /** log2 of the number of hash buckets (W has 2^bucketBits rows). */
   bucketBits: z.number().int().min(8).max(22).default(16),
+  /**
+   * log2 of the item-id buckets (0 = none). An item's id is one more feature on the item side only,
+   * its row initialised to zero: trained items gain a collaborative offset learned from co-consumption
+   * (as matching collaborative item embeddings would), cold items keep their pure content embedding.
+   */
+  idBucketBits: z.number().int().min(0).max(22).default(17),
+  /** Value of the id feature next to the unit-norm text features. */
+  idWeight: z.number().min(0).max(10).default(1),
   /** Weight of each character trigram relative to a whole word. */
   trigramWeight: z.number().min(0).max(4).default(0.35),
   fieldWeights: z
@@ -46,6 +54,12 @@ export const TrainConfigSchema = z.strictObject({
   learningRate: z.number().min(0).max(10).default(0.2),
   /** Fraction of examples whose positive is a co-consumed item (the rest are self pairs). */
   coFraction: z.number().min(0).max(1).default(0.5),
+  /**
+   * logQ correction (Yi et al. 2019 §3.2): subtract log(sampling probability of the in-batch item) from
+   * each logit, so popular items are not learned to be pushed away just because they are frequent
+   * negatives.
+   */
+  logQ: z.boolean().default(true),
   seed: z.number().int().min(0).max(0xffffffff).default(23),
 });
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
@@ -67,6 +81,8 @@ export interface ContentFields {
   text?: string;
   tags?: readonly string[];
   creator?: string;
+  /** The item's id (item side only; queries have none). */
+  key?: string;
 }
 
 /** A sparse feature vector: parallel (bucket, value) arrays. */
@@ -86,16 +102,24 @@ export class ContentEncoder {
   /** idf: [buckets], 1 until fitted on a catalog. */
   readonly idf: Float32Array;
   private readonly acc = new Map<number, number>();
+  private readonly idBuckets: number;
+
+  /** Rows of W (text buckets + id buckets). */
+  get rows(): number {
+    return this.weights.length / this.config.dims;
+  }
 
   constructor(config: EncoderConfigInput = {}) {
     this.config = parse(EncoderConfigSchema, config, 'encoder');
     const buckets = 1 << this.config.bucketBits;
     this.mask = buckets - 1;
+    this.idBuckets = this.config.idBucketBits > 0 ? 1 << this.config.idBucketBits : 0;
     const d = this.config.dims;
-    this.weights = new Float32Array(buckets * d);
+    // Rows [0, buckets) text features (random projection), [buckets, buckets + idBuckets) ids (zero).
+    this.weights = new Float32Array((buckets + this.idBuckets) * d);
     const rng = new Rng(this.config.seed);
     const scale = 1 / Math.sqrt(d);
-    for (let i = 0; i < this.weights.length; i++) this.weights[i] = rng.normal() * scale;
+    for (let i = 0; i < buckets * d; i++) this.weights[i] = rng.normal() * scale;
     this.idf = new Float32Array(buckets).fill(1);
   }
 
@@ -130,8 +154,9 @@ export class ContentEncoder {
   features(f: ContentFields): SparseVec {
     this.collect(f);
     const n = this.acc.size;
-    const idx = new Int32Array(n);
-    const val = new Float32Array(n);
+    const withId = f.key !== undefined && this.idBuckets > 0 && this.config.idWeight > 0;
+    const idx = new Int32Array(n + (withId ? 1 : 0));
+    const val = new Float32Array(n + (withId ? 1 : 0));
     let k = 0;
     let norm = 0;
     for (const [b, v] of this.acc) {
@@ -143,6 +168,10 @@ export class ContentEncoder {
     }
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let i = 0; i < n; i++) val[i] *= inv;
+    if (withId) {
+      idx[n] = this.idf.length + (hash32(f.key!, 0x2545f491) & (this.idBuckets - 1));
+      val[n] = this.config.idWeight;
+    }
     return { idx, val };
   }
 
@@ -285,10 +314,20 @@ export function trainEncoder(
       throw new ValidationError('pair item ix out of range', [{ path: `pairs[${i}]`, message: `got ${pairs[i]}` }]);
     }
   }
+  // logQ[i] = log P(item i is a batch positive) under the sampling below.
+  const logQ = new Float32Array(docs.length);
+  {
+    const cnt = new Float64Array(docs.length);
+    for (let k = 1; k < pairs.length; k += 2) cnt[pairs[k]]++;
+    const coF = numPairs > 0 ? c.coFraction : 0;
+    for (let i = 0; i < docs.length; i++) {
+      logQ[i] = c.logQ ? Math.log(coF * (numPairs > 0 ? cnt[i] / numPairs : 0) + (1 - coF) / docs.length) : 0;
+    }
+  }
   // Item-side features are fixed: cache them once.
   const itemFeats: SparseVec[] = docs.map((f) => enc.features(f));
   // Row-wise Adagrad accumulators: one per bucket.
-  const g2 = new Float32Array(enc.idf.length);
+  const g2 = new Float32Array(enc.rows);
   // qe, pe: [B, dims] unit embeddings; qn, pn: [B] pre-normalisation norms.
   const qe = new Float32Array(B * d);
   const pe = new Float32Array(B * d);
@@ -345,7 +384,7 @@ export function trainEncoder(
         let s = 0;
         for (let k = 0; k < d; k++) s += qe[i * d + k] * pe[j * d + k];
         // The same item twice in a batch is not a negative of itself.
-        s = j !== i && pIx[j] === pIx[i] ? -Infinity : s * invT;
+        s = j !== i && pIx[j] === pIx[i] ? -Infinity : s * invT - logQ[pIx[j]];
         logits[i * B + j] = s;
         if (s > mx) mx = s;
       }

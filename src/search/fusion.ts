@@ -97,4 +97,71 @@ export class LogisticBlend {
     }
     return new LogisticBlend(w, b);
   }
+
+  /**
+   * Fits the weights as a ranker (RankNet, Burges et al. 2005): for candidate pairs of one query with
+   * rel_i > rel_j, minimise log(1 + exp(−w·(x_i − x_j))), each pair weighted by its gain difference
+   * 2^rel_i − 2^rel_j (as LambdaRank weights pairs by what swapping them costs). Graded labels are used
+   * as such, so "relevant and well known" can outrank "relevant". At most maxPairsPerQuery pairs per
+   * query, sampled with `seed`. X: [n, f]; rel: [n] graded relevance ≥ 0; offsets: [queries + 1].
+   */
+  static fitPairwise(
+    X: Float64Array,
+    rel: Float32Array,
+    offsets: Int32Array,
+    numFeatures: number,
+    opts: { l2?: number; iterations?: number; lr?: number; maxPairsPerQuery?: number; seed?: number; exclude?: readonly number[] } = {},
+  ): LogisticBlend {
+    const F = numFeatures;
+    const keep = new Uint8Array(F).fill(1);
+    for (const f of opts.exclude ?? []) keep[f] = 0;
+    if (X.length !== rel.length * F) {
+      throw new ValidationError('X and rel disagree on rows', [{ path: 'X', message: `${X.length} values for ${rel.length} rows of ${F}` }]);
+    }
+    const l2 = opts.l2 ?? 1e-3;
+    const iters = opts.iterations ?? 300;
+    const lr = opts.lr ?? 1;
+    const maxPairs = opts.maxPairsPerQuery ?? 2_000;
+    let seed = (opts.seed ?? 1) >>> 0;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return Math.floor((seed / 4294967296) * n);
+    };
+    const diffs: number[] = [];
+    const weights: number[] = [];
+    for (let q = 0; q + 1 < offsets.length; q++) {
+      const lo = offsets[q];
+      const hi = offsets[q + 1];
+      const pos: number[] = [];
+      for (let i = lo; i < hi; i++) if (rel[i] > 0) pos.push(i);
+      if (pos.length === 0 || pos.length === hi - lo) continue;
+      for (let t = 0; t < maxPairs; t++) {
+        const i = pos[rand(pos.length)];
+        const j = lo + rand(hi - lo);
+        if (rel[i] <= rel[j]) continue;
+        // An excluded feature gets a zero column, hence zero gradient and weight (ablations).
+        for (let f = 0; f < F; f++) diffs.push(keep[f] ? X[i * F + f] - X[j * F + f] : 0);
+        weights.push(2 ** rel[i] - 2 ** rel[j]);
+      }
+    }
+    const P = weights.length;
+    const w = new Float64Array(F);
+    if (P === 0) return new LogisticBlend(w, 0);
+    const D = Float64Array.from(diffs);
+    let totalW = 0;
+    for (const x of weights) totalW += x;
+    const g = new Float64Array(F);
+    for (let it = 0; it < iters; it++) {
+      g.fill(0);
+      for (let p = 0; p < P; p++) {
+        let z = 0;
+        for (let f = 0; f < F; f++) z += w[f] * D[p * F + f];
+        // d/dz log(1 + e^{−z}) = −σ(−z)
+        const s = -weights[p] / (1 + Math.exp(z));
+        for (let f = 0; f < F; f++) g[f] += s * D[p * F + f];
+      }
+      for (let f = 0; f < F; f++) w[f] -= lr * (g[f] / totalW + l2 * w[f]);
+    }
+    return new LogisticBlend(w, 0);
+  }
 }

@@ -70,6 +70,12 @@ export const LexicalConfigSchema = z.strictObject({
   maxExpansions: z.number().int().min(1).max(1000).default(32),
   /** Exponent of the coordination factor (matched words / query words); 0 disables it. */
   coordination: z.number().min(0).max(4).default(1),
+  /**
+   * Query-independent prior (static rank, e.g. popularity; Richardson et al. 2006): a document's score is
+   * multiplied by 1 + priorWeight · prior / maxPrior. Small, so it orders near-ties (every "comedy" has
+   * the same BM25 for the query "comedy") without overriding relevance.
+   */
+  priorWeight: z.number().min(0).max(1).default(0.02),
 });
 export type LexicalConfigInput = z.input<typeof LexicalConfigSchema>;
 export type LexicalConfig = z.output<typeof LexicalConfigSchema>;
@@ -229,6 +235,9 @@ export class LexicalIndex {
   /** Distinct term ixs of each live document (for removal and df bookkeeping). */
   private docTerms: (Int32Array | undefined)[] = [];
   private readonly fieldLenSum = new Float64Array(NF);
+  /** prior: [capacity] query-independent document prior (≥ 0); maxPrior its running maximum. */
+  private prior = new Float32Array(0);
+  private maxPrior = 0;
   private liveCount = 0;
 
   // --- per-query scratch (grown with capacity; never allocated per posting) ---
@@ -280,6 +289,7 @@ export class LexicalIndex {
     this.live = grow(this.live, cap, (m) => new Uint8Array(m));
     this.docGen = grow(this.docGen, cap, (m) => new Uint32Array(m));
     this.fieldLen = grow(this.fieldLen, cap * NF, (m) => new Float32Array(m));
+    this.prior = grow(this.prior, cap, (m) => new Float32Array(m));
     this.acc = new Float32Array(cap);
     this.best = new Float32Array(cap);
     this.matched = new Uint8Array(cap);
@@ -348,6 +358,16 @@ export class LexicalIndex {
     this.docTerms[ix] = distinct;
     this.live[ix] = 1;
     this.liveCount++;
+  }
+
+  /** Sets the query-independent prior of slot `ix` (any finite value ≥ 0, e.g. log popularity). */
+  setPrior(ix: number, value: number): void {
+    if (!(value >= 0) || !Number.isFinite(value)) {
+      throw new ValidationError('prior must be a finite number >= 0', [{ path: 'prior', message: `got ${value}` }]);
+    }
+    this.ensureCapacity(ix);
+    this.prior[ix] = value;
+    if (value > this.maxPrior) this.maxPrior = value;
   }
 
   /** Removes document slot `ix`; returns false when it was not indexed. */
@@ -550,9 +570,11 @@ export class LexicalIndex {
     heap.reset(k);
     const coord = this.config.coordination;
     const nq = tokens.length;
+    const priorScale = this.maxPrior > 0 ? this.config.priorWeight / this.maxPrior : 0;
+    const prior = this.prior;
     for (let j = 0; j < nTouched; j++) {
       const ix = touched[j];
-      const s = coord > 0 ? acc[ix] * Math.pow(matched[ix] / nq, coord) : acc[ix];
+      const s = (coord > 0 ? acc[ix] * Math.pow(matched[ix] / nq, coord) : acc[ix]) * (1 + priorScale * prior[ix]);
       acc[ix] = 0;
       matched[ix] = 0;
       if (filter && !filter(ix)) continue;

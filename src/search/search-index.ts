@@ -172,7 +172,7 @@ export class SearchIndex {
   }
 
   private static fields(it: ParsedItem): ContentFields {
-    return { title: it.title, text: it.text, tags: it.tags, creator: it.creator };
+    return { title: it.title, text: it.text, tags: it.tags, creator: it.creator, key: it.id };
   }
 
   /** Unavailable items are not suggested (they are never returned by search either). */
@@ -204,6 +204,7 @@ export class SearchIndex {
       this.lexical.add(ix, { title: it.title, text: it.text, tags: it.tags, creator: it.creator });
       this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
       this.popularity[ix] = it.popularity;
+      this.lexical.setPrior(ix, Math.log1p(it.popularity));
       this.maxLogPop = Math.max(this.maxLogPop, Math.log1p(it.popularity));
       this.available[ix] = it.available ? 1 : 0;
       this.tagSets[ix] = new Set(it.tags.map(fold));
@@ -256,6 +257,7 @@ export class SearchIndex {
     for (const t of new Set(it.tags)) this.suggester.adjust('tag', t, delta);
     it.popularity = popularity;
     this.popularity[ix] = popularity;
+    this.lexical.setPrior(ix, Math.log1p(popularity));
     this.maxLogPop = Math.max(this.maxLogPop, Math.log1p(popularity));
   }
 
@@ -524,21 +526,28 @@ export class SearchIndex {
   }
 
   /**
-   * Fits the hybrid blend on labelled queries: every retrieved candidate is an example, labelled 1
-   * when it is in the query's relevant set.
+   * Fits the hybrid blend on labelled queries as a pairwise ranker over the retrieved candidates.
+   * `relevant` is a set (binary) or a map item id → graded relevance (0 = not relevant).
    */
-  fitBlend(queries: readonly { q: string; relevant: ReadonlySet<string> }[], opts: { l2?: number; iterations?: number } = {}): LogisticBlend {
+  fitBlend(
+    queries: readonly { q: string; relevant: ReadonlySet<string> | ReadonlyMap<string, number> }[],
+    opts: { l2?: number; iterations?: number; seed?: number; exclude?: readonly (typeof BLEND_FEATURES)[number][] } = {},
+  ): LogisticBlend {
     const Xs: number[] = [];
-    const ys: number[] = [];
+    const rels: number[] = [];
+    const offsets = [0];
     for (const { q, relevant } of queries) {
       const c = this.candidates(q);
       for (let i = 0; i < c.count; i++) {
         for (let f = 0; f < NFEAT; f++) Xs.push(c.X[i * NFEAT + f]);
-        ys.push(relevant.has(this.items[c.ixs[i]]!.id) ? 1 : 0);
+        const id = this.items[c.ixs[i]]!.id;
+        rels.push(relevant instanceof Map ? (relevant.get(id) ?? 0) : (relevant as ReadonlySet<string>).has(id) ? 1 : 0);
       }
+      offsets.push(rels.length);
     }
-    if (ys.length === 0) throw new ValidationError('no candidates to fit the blend on', [{ path: 'queries', message: 'empty' }]);
-    const blend = LogisticBlend.fit(Float64Array.from(Xs), Uint8Array.from(ys), NFEAT, opts);
+    if (rels.length === 0) throw new ValidationError('no candidates to fit the blend on', [{ path: 'queries', message: 'empty' }]);
+    const exclude = (opts.exclude ?? []).map((f) => BLEND_FEATURES.indexOf(f));
+    const blend = LogisticBlend.fitPairwise(Float64Array.from(Xs), Float32Array.from(rels), Int32Array.from(offsets), NFEAT, { ...opts, exclude });
     this.blend = blend;
     return blend;
   }
