@@ -34,7 +34,7 @@ import { Rng, hash32 } from '../src/core/rng.js';
 import { generateSynthetic } from '../src/core/synth.js';
 import { eachTsvRow, readDataset } from '../src/ingest/datasets.js';
 import type { InteractionDataset } from '../src/core/dataset.js';
-import { SearchIndex, type SearchItem, type SearchMode } from '../src/search/index.js';
+import { BLEND_FEATURES, SearchIndex, type SearchItem, type SearchMode } from '../src/search/index.js';
 
 const MODES: SearchMode[] = ['lexical', 'semantic', 'rrf', 'hybrid'];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -142,7 +142,7 @@ function evaluate(index: SearchIndex, queries: JudgedQuery[], rng: Rng): Record<
   // Ablation: the same blend without any semantic signal (cosine, RRF, in-both) = lexical + popularity.
   index.fitBlend(
     train.map((j) => ({ q: j.q, relevant: j.rel })),
-    { exclude: ['cosine', 'rrf', 'both'] },
+    { exclude: ['cosine', 'rrf', 'both', 'popularity*cosine'] },
   );
   ndcg['hybrid-without-semantic'] = score('hybrid');
   index.setBlend(blend);
@@ -151,7 +151,7 @@ function evaluate(index: SearchIndex, queries: JudgedQuery[], rng: Rng): Record<
     trainQueries: train.length,
     testQueries: test.length,
     'NDCG@10': ndcg,
-    blendWeights: Object.fromEntries([...blend.weights].map((w, i) => [['bm25', 'cosine', 'rrf', 'popularity', 'both'][i], round(w, 3)]).concat([['bias', round(blend.bias, 3)]])),
+    blendWeights: Object.fromEntries([...blend.weights].map((w, i) => [BLEND_FEATURES[i], round(w, 3)])),
     blendFitSeconds: round(fitSeconds, 2),
   };
 }

@@ -87,8 +87,11 @@ export const SearchConfigSchema = z.strictObject({
 export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
 
-/** Features of a candidate, in this order, for the learned blend. */
-export const BLEND_FEATURES = ['bm25', 'cosine', 'rrf', 'popularity', 'both'] as const;
+/**
+ * Features of a candidate, in this order, for the learned blend. The two products let a linear model
+ * say "popular *and* matching" (popularity alone would lift popular non-matches).
+ */
+export const BLEND_FEATURES = ['bm25', 'cosine', 'rrf', 'popularity', 'both', 'popularity*bm25', 'popularity*cosine'] as const;
 const NFEAT = BLEND_FEATURES.length;
 
 /** A candidate's features and scores for one query (exposed for the benchmark and blend fitting). */
@@ -433,6 +436,8 @@ export class SearchIndex {
       X[i * NFEAT + 1] = s;
       X[i * NFEAT + 3] = Math.log1p(this.popularity[ixs[i]]) / logMax;
       X[i * NFEAT + 4] = lexRank[i] > 0 && semRank[i] > 0 ? 1 : 0;
+      X[i * NFEAT + 5] = X[i * NFEAT + 3] * X[i * NFEAT];
+      X[i * NFEAT + 6] = X[i * NFEAT + 3] * Math.max(0, s);
     }
     return { ixs, X, lexRank, semRank, count };
   }
