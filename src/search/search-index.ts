@@ -379,8 +379,11 @@ export class SearchIndex {
     return out;
   }
 
-  /** Semantic top-k for an embedded query (qvec filled), filtered. */
-  private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean): CandidateBuffer {
+  /**
+   * Semantic top-k for an embedded query (qvec filled), filtered. With a filter the graph is searched
+   * 8× wider and the exact scan is the fallback only when fewer than `need` allowed items come back.
+   */
+  private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean, need = k): CandidateBuffer {
     const ann = this.ensureAnn();
     if (!ann) return this.exactSemantic(this.qvec, k, filter);
     const fetch = Math.min(10_000, filtered ? Math.max(k * 8, 400) : k + 16);
@@ -394,18 +397,18 @@ export class SearchIndex {
       out.scores[out.count++] = r.scores[j];
     }
     // A selective filter can starve the graph search: fall back to an exact scan.
-    if (filtered && out.count < k) return this.exactSemantic(this.qvec, k, filter);
+    if (filtered && out.count < Math.min(k, need)) return this.exactSemantic(this.qvec, k, filter);
     return out;
   }
 
   /** Retrieval + features for one query (no personalisation); used by search and by blend fitting. */
-  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false): Candidates {
+  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false, n = 10): Candidates {
     const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
     const lex = this.lexical.search(q, L, filter);
     this.encoder.embed({ title: q }, this.qvec);
     let qEmpty = true;
     for (let j = 0; j < this.qvec.length; j++) if (this.qvec[j] !== 0) qEmpty = false;
-    const sem = qEmpty ? new CandidateBuffer(0) : this.semantic(S, filter, filtered);
+    const sem = qEmpty ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n));
     const fused = reciprocalRankFusion([{ ixs: lex.ixs, count: lex.count }, { ixs: sem.items, count: sem.count }], rrfK);
     const count = fused.size;
     const ixs = new Int32Array(count);
@@ -503,7 +506,7 @@ export class SearchIndex {
     const p = parseWith(SearchQuerySchema, query, '');
     const filtered = p.tags !== undefined || p.creator !== undefined;
     const filter = this.makeFilter(p.tags, p.creator);
-    const c = this.candidates(p.q, filter, filtered);
+    const c = this.candidates(p.q, filter, filtered, p.n);
     const scores = new Float64Array(c.count);
     for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
     if (p.userHistory && p.userHistory.length > 0 && this.config.personalWeight > 0) {
