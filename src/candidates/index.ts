@@ -4,7 +4,7 @@
  */
 export { CandidateBuffer, type CandidateContext, type CandidateFilter, type CandidateSource } from './types.js';
 export { TopK } from './topk.js';
-export { RequestFilter } from './filter.js';
+export { RequestFilter, MAX_EXCLUDED_TAGS } from './filter.js';
 export { TrendingSource } from './trending.js';
 export { FreshSource, type FreshConfig } from './fresh.js';
 export { CooccurrenceIndex, CoocSource, SparseRow, type CoocConfig } from './cooc.js';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, formatPath } from '../core/errors.js';
-import { DEFAULT_EVENT_WEIGHTS, EventType } from '../core/schemas.js';
+import { DEFAULT_EVENT_WEIGHTS, EventType, LIMITS } from '../core/schemas.js';
 
 const HOUR_MS = 3_600_000;
 const ms = (max: number) => z.number().positive().max(max);
@@ -66,6 +66,30 @@ export const EngineConfig = z.strictObject({
       creatorWeight: z.number().min(0).max(10).default(0.3),
     })
     .prefault({}),
+  /** Re-ranking of every surface's page (src/rank/rerank.ts): diversity, creator caps, freshness, rules. */
+  rerank: z
+    .strictObject({
+      /** MMR trade-off: 1 = relevance only, lower = more diverse pages (tags Jaccard or embeddings). */
+      lambda: z.number().min(0).max(1).default(1),
+      /** Most items per creator on a page; 0 = no cap. */
+      creatorCap: z.number().int().min(0).max(LIMITS.maxN).default(0),
+      /** Bonus for a brand-new item, relative to the best candidate's relevance (1); 0 = off. */
+      freshnessWeight: z.number().min(0).max(10).default(0),
+      freshnessHalfLifeMs: ms(365 * 24 * HOUR_MS).default(7 * 24 * HOUR_MS),
+      /** Boost (weight > 0) or bury (weight < 0) items carrying a tag. */
+      tagRules: z
+        .array(z.strictObject({ tag: z.string().min(1).max(LIMITS.tagLength), weight: z.number().min(-10).max(10) }))
+        .max(100)
+        .default([]),
+      /** One item per (creator, normalised title) on a page. */
+      dedupeTitles: z.boolean().default(true),
+      /** Candidates merged per page slot before re-ranking (the pool is min(2·maxN, factor·n + 20)). */
+      poolFactor: z.number().min(1).max(10).default(2),
+    })
+    .prefault({}),
+  /** Event types that block the item's creator for the user; follow types follow (and unblock) it. */
+  creatorBlockTypes: z.array(EventType).max(20).default(['block']),
+  creatorFollowTypes: z.array(EventType).max(20).default(['follow']),
   /** Per surface: exclude the user's already-consumed items (hard negatives are always excluded). */
   excludeConsumed: SurfaceFlags.prefault({}),
   /** Events per batch when warming up from the store. */

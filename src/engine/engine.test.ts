@@ -137,13 +137,13 @@ for (const [name, makeStore] of stores) {
       await assert.rejects(engine.recommend({ userId: 'me', surface: 'similar', n: 5 }), ValidationError);
       const next = await engine.recommend({ userId: 'me', surface: 'next', n: 4, sessionId: 'mine' });
       assert.deepEqual(next.items.slice(0, 2).map((i) => i.itemId), ['i2', 'i3']);
-      assert.deepEqual(next.items[0].sources, ['cooc-session', 'cooc']);
+      assert.deepEqual(next.items[0].sources.slice(0, 2), ['cooc-session', 'cooc']);
       const fresh = await engine.recommend({ userId: 'me', surface: 'fresh', n: 3 });
       assert.equal(fresh.items[0].itemId, 'new1', 'newest created item; scheduled "later" is not out yet');
       const cold = await engine.recommend({ userId: 'never-seen', surface: 'home', n: 10 });
       assert.equal(cold.items.length, 10);
       assert.equal(cold.items[0].itemId, 'i10');
-      assert.deepEqual(cold.items[0].sources, ['trending']);
+      assert.equal(cold.items[0].sources[0], 'trending');
       for (const n of [0, -1, 501, 2.5]) {
         await assert.rejects(engine.recommend({ userId: 'me', surface: 'home', n }), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'n');
       }

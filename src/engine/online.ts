@@ -23,7 +23,8 @@ import { NotFoundError, UnavailableError, ValidationError } from '../core/errors
 import type { Event, Item, Surface, User } from '../core/schemas.js';
 import { LIMITS } from '../core/schemas.js';
 import {
-  type CandidateBuffer,
+  MAX_EXCLUDED_TAGS,
+  CandidateBuffer,
   CooccurrenceIndex,
   CoocSource,
   CreatorSource,
@@ -39,7 +40,8 @@ import {
   type MergeTier,
   type SeedConfig,
 } from '../candidates/index.js';
-import { OnlineFeatures, type UserHistory } from '../features/index.js';
+import { OnlineFeatures, ensureLength, type UserHistory } from '../features/index.js';
+import { Reranker, rerankActive, type ItemEmbeddings, type RerankResult } from '../rank/index.js';
 import type { Store } from '../store/types.js';
 import type { EngineConfig } from './config.js';
 import type { Engine, RecommendRequest, RecommendResponse, RecommendedItem } from './types.js';
@@ -70,6 +72,20 @@ export class OnlineEngine implements Engine {
   readonly cooc: CooccurrenceIndex;
   private readonly filter: RequestFilter;
   private readonly merger: Merger;
+  private readonly reranker: Reranker;
+  private readonly rerankOn: boolean;
+  /** poolItems/poolScores: [capacity + maxN] merged pool plus fresh candidates for the freshness boost. */
+  private readonly poolItems: Int32Array;
+  private readonly poolScores: Float32Array;
+  private readonly freshBuf: CandidateBuffer;
+  private freshSource!: FreshSource;
+  /** freshPos: [maxN] position in freshBuf of each appended fresh pool entry. */
+  private readonly freshPos = new Int32Array(LIMITS.maxN);
+  /** poolStamp: [items] poolStamp[ix] === poolEpoch ⇔ ix is in the merged pool of this request. */
+  private poolStamp = new Uint32Array(1024);
+  private poolEpoch = 0;
+  /** Item vectors for embedding diversity (set by whoever loads a model); tags Jaccard otherwise. */
+  embeddings: ItemEmbeddings | undefined;
   private readonly ctx: CandidateContext;
   /** window: [cooc.window] scratch for the session window of an incoming event. */
   private readonly window: Int32Array;
@@ -87,6 +103,8 @@ export class OnlineEngine implements Engine {
     this.features = new OnlineFeatures({
       eventWeights: config.eventWeights,
       trendingHalfLifeMs: config.trendingHalfLifeMs,
+      creatorBlockTypes: config.creatorBlockTypes,
+      creatorFollowTypes: config.creatorFollowTypes,
       history: {
         size: config.historySize,
         sessionGapMs: config.sessionGapMs,
@@ -100,6 +118,12 @@ export class OnlineEngine implements Engine {
     const catalog = this.features.catalog;
     this.filter = new RequestFilter(catalog);
     this.merger = new Merger(capacity);
+    // The pool may grow by up to maxN fresh candidates (freshness boost), hence the larger capacity.
+    this.reranker = new Reranker(catalog, config.rerank, capacity + LIMITS.maxN);
+    this.poolItems = new Int32Array(capacity + LIMITS.maxN);
+    this.poolScores = new Float32Array(capacity + LIMITS.maxN);
+    this.freshBuf = new CandidateBuffer(LIMITS.maxN);
+    this.rerankOn = rerankActive(config.rerank);
     this.ctx = {
       nowMs: 0,
       userIx: -1,
@@ -111,6 +135,7 @@ export class OnlineEngine implements Engine {
     const cooc = new CoocSource(this.cooc, capacity);
     const trending = new TrendingSource(catalog, this.features.trending, capacity);
     const fresh = new FreshSource(catalog, this.features.trending, { halfLifeMs: config.freshHalfLifeMs, popularityWeight: config.freshPopularityWeight }, capacity);
+    this.freshSource = fresh;
     const creator = new CreatorSource(catalog, this.features.trending, capacity);
     const historySeeds = (cfg: SeedConfig) => (ctx: CandidateContext) => seedsFromHistory(ctx, this.current, cfg, false);
     const home = new Seeded('cooc', cooc, historySeeds(config.home));
@@ -224,6 +249,12 @@ export class OnlineEngine implements Engine {
     if (req.exclude && req.exclude.length > MAX_EXCLUDE) {
       throw new ValidationError(`exclude holds at most ${MAX_EXCLUDE} ids`, [{ path: 'exclude', message: `at most ${MAX_EXCLUDE} ids` }]);
     }
+    if (req.excludeCreators && req.excludeCreators.length > MAX_EXCLUDE) {
+      throw new ValidationError(`excludeCreators holds at most ${MAX_EXCLUDE} ids`, [{ path: 'excludeCreators', message: `at most ${MAX_EXCLUDE} ids` }]);
+    }
+    if (req.excludeTags && req.excludeTags.length > MAX_EXCLUDED_TAGS) {
+      throw new ValidationError(`excludeTags holds at most ${MAX_EXCLUDED_TAGS} tags`, [{ path: 'excludeTags', message: `at most ${MAX_EXCLUDED_TAGS} tags` }]);
+    }
     const f = this.features;
     const catalog = f.catalog;
     let seedIx = -1;
@@ -241,6 +272,8 @@ export class OnlineEngine implements Engine {
     const filter = this.filter.begin(nowMs);
     filter.excludeHistory(h, this.config.excludeConsumed[surface as keyof EngineConfig['excludeConsumed']]);
     for (const id of req.exclude ?? []) filter.exclude(catalog.ids.get(id));
+    for (const id of req.excludeCreators ?? []) filter.excludeCreator(catalog.creators.get(id));
+    for (const tag of req.excludeTags ?? []) filter.excludeTag(catalog.tags.get(tag));
     const ctx = this.ctx;
     ctx.nowMs = nowMs;
     ctx.userIx = userIx;
@@ -253,22 +286,35 @@ export class OnlineEngine implements Engine {
     this.currentSessionKey = req.sessionId;
 
     const tiers = this.tiers[surface as Exclude<Surface, 'search'>];
-    const merged = this.merger.merge(ctx, tiers, n);
-    const items: RecommendedItem[] = new Array(merged.count);
+    // Re-ranking chooses the page from a larger pool (diversity, caps and boosts can reach below n).
+    const pool = this.rerankOn ? Math.min(this.merger.capacity, Math.ceil(this.config.rerank.poolFactor * n) + 20) : n;
+    const merged = this.merger.merge(ctx, tiers, pool);
+    const extra = this.rerankOn && this.config.rerank.freshnessWeight > 0 && surface !== 'fresh' && surface !== 'similar' ? this.addFresh(merged, n) : 0;
+    const poolItems = extra > 0 ? this.poolItems : merged.items;
+    const poolScores = extra > 0 ? this.poolScores : merged.scores;
+    const rr = this.rerankOn ? this.reranker.rerank(poolItems, poolScores, merged.count + extra, n, nowMs, this.embeddings) : undefined;
+    const count = rr ? rr.count : Math.min(n, merged.count);
+    const items: RecommendedItem[] = new Array(count);
     const usedSources = new Set<string>();
-    for (let k = 0; k < merged.count; k++) {
-      const ix = merged.items[k];
+    for (let k = 0; k < count; k++) {
+      const p = rr ? rr.poolPos[k] : k;
+      const ix = poolItems[p];
       const sources: string[] = [];
       const perSource: Record<string, number> = {};
-      for (let t = 0; t < tiers.length; t++) {
-        if (!(merged.sourceMask[k] & (1 << t))) continue;
+      if (p >= merged.count) {
+        sources.push('fresh');
+        perSource.fresh = this.freshBuf.scores[this.freshPos[p - merged.count]];
+        usedSources.add('fresh');
+      }
+      for (let t = 0; p < merged.count && t < tiers.length; t++) {
+        if (!(merged.sourceMask[p] & (1 << t))) continue;
         const name = merged.sourceNames[t];
         if (!sources.includes(name)) sources.push(name);
-        perSource[name] = merged.rawScores[k * MAX_TIERS + t];
+        perSource[name] = merged.rawScores[p * MAX_TIERS + t];
         usedSources.add(name);
       }
-      const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: merged.scores[k], sources };
-      if (req.explain) item.explanation = this.explain(ix, perSource, surface === 'similar' ? seedIx : -1);
+      const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: rr ? rr.score[k] : merged.scores[p], sources };
+      if (req.explain) item.explanation = this.explain(ix, perSource, poolScores[p], rr, k, surface === 'similar' ? seedIx : -1, nowMs);
       items[k] = item;
     }
     this.current = undefined;
@@ -289,15 +335,87 @@ export class OnlineEngine implements Engine {
     return { requestId, userId: req.userId, surface, items, modelVersions };
   }
 
-  /** Per-source scores, and for co-occurrence the seed items that contributed most ("because you played …"). */
-  private explain(ix: number, perSource: Record<string, number>, seedIx: number): Record<string, unknown> {
-    const out: Record<string, unknown> = { scores: perSource };
+  /**
+   * Appends the newest servable items the merge did not propose (relevance 0) to the pool, so the freshness
+   * boost can lift a brand-new item that no engagement-based source knows yet. Returns how many.
+   */
+  private addFresh(merged: { count: number; items: Int32Array; scores: Float32Array }, n: number): number {
+    const m = merged.count;
+    this.poolItems.set(merged.items.subarray(0, m));
+    this.poolScores.set(merged.scores.subarray(0, m));
+    const buf = this.freshBuf;
+    this.freshSource.candidates(this.ctx, Math.min(buf.capacity, Math.ceil(n / 2)), buf);
+    this.poolStamp = ensureLength(this.poolStamp, this.features.catalog.size);
+    if (++this.poolEpoch === 0xffffffff) {
+      this.poolStamp.fill(0);
+      this.poolEpoch = 1;
+    }
+    for (let k = 0; k < m; k++) this.poolStamp[merged.items[k]] = this.poolEpoch;
+    let extra = 0;
+    for (let j = 0; j < buf.count; j++) {
+      const ix = buf.items[j];
+      if (this.poolStamp[ix] === this.poolEpoch) continue;
+      this.poolItems[m + extra] = ix;
+      this.poolScores[m + extra] = 0;
+      this.freshPos[extra++] = j;
+    }
+    return extra;
+  }
+
+  /**
+   * Why an item is on the page: its per-source scores, how the merge and the re-rank scored it, the main
+   * features behind it (age, trending, creator relation, tags) and, for co-occurrence, the seed items that
+   * contributed most ("because you played …").
+   */
+  private explain(
+    ix: number,
+    perSource: Record<string, number>,
+    mergedScore: number,
+    rr: RerankResult | undefined,
+    k: number,
+    seedIx: number,
+    nowMs: number,
+  ): Record<string, unknown> {
+    const f = this.features;
+    const cat = f.catalog;
+    const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+    const scores: Record<string, number> = {};
+    for (const [name, v] of Object.entries(perSource)) scores[name] = round(v);
+    const creatorIx = cat.creatorIx[ix];
+    const h = this.current;
+    const tags: string[] = [];
+    for (let p = cat.tagStart[ix], e = p + cat.tagCount[ix]; p < e && tags.length < 10; p++) tags.push(cat.tags.id(cat.tagPool[p]));
+    const features: Record<string, unknown> = {
+      ageHours: round(Math.max(0, nowMs - cat.createdAtMs[ix]) / 3_600_000),
+      trending: round(f.trendingAt(ix, nowMs)),
+      creatorId: creatorIx >= 0 ? cat.creators.id(creatorIx) : null,
+      tags,
+    };
+    if (h && creatorIx >= 0) {
+      features.followsCreator = h.followedCreators.has(creatorIx);
+      let plays = 0;
+      for (let j = 0; j < h.length; j++) {
+        const s = h.slot(j);
+        if (h.weights[s] > 0 && cat.creatorIx[h.items[s]] === creatorIx) plays++;
+      }
+      features.recentCreatorInteractions = plays;
+    }
+    const out: Record<string, unknown> = { scores, merged: round(mergedScore), features };
+    if (rr) {
+      out.rerank = {
+        relevance: round(rr.relevance[k]),
+        freshness: round(rr.freshness[k]),
+        rules: round(rr.rules[k]),
+        maxSimilarity: round(rr.maxSim[k]),
+        final: round(rr.score[k]),
+      };
+    }
     if (!('cooc' in perSource || 'cooc-session' in perSource)) return out;
     const seeds = seedIx >= 0 ? [seedIx] : this.explainSeeds();
     const because: { itemId: string; similarity: number }[] = [];
     for (const s of seeds) {
       const sim = this.cooc.similarity(s, ix);
-      if (sim > 0) because.push({ itemId: this.features.catalog.ids.id(s), similarity: sim });
+      if (sim > 0) because.push({ itemId: cat.ids.id(s), similarity: round(sim) });
     }
     because.sort((a, b) => b.similarity - a.similarity);
     out.because = because.slice(0, 3);

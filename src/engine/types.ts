@@ -12,6 +12,10 @@ export interface RecommendRequest {
   n: number;
   /** Item ids the caller does not want (e.g. already on screen). */
   exclude?: string[];
+  /** Creators whose items must not be returned. */
+  excludeCreators?: string[];
+  /** Tags no returned item may carry (at most 100). */
+  excludeTags?: string[];
   /** For surface `similar`: the seed item. */
   itemId?: string;
   sessionId?: string;

@@ -30,6 +30,10 @@ export class UserHistory {
   lastMs = -Infinity;
   readonly consumed = new Set<number>();
   readonly negative = new Set<number>();
+  /** Creator ixs the user blocked (block events): none of their items is served to the user. */
+  readonly blockedCreators = new Set<number>();
+  /** Creator ixs the user follows (follow events; a follow lifts a block). */
+  readonly followedCreators = new Set<number>();
 
   constructor(readonly size: number) {
     this.items = new Int32Array(size);
@@ -117,6 +121,20 @@ export class UserHistories {
     }
     if (weight <= this.config.hardNegativeWeight) h.negative.add(itemIx);
     else if (weight > 0) h.negative.delete(itemIx);
+  }
+
+  /** Records a creator-level action: 'block' blocks the creator, 'follow' follows (and unblocks) it. */
+  creatorAction(userIx: number, creatorIx: number, action: 'block' | 'follow'): void {
+    if (creatorIx < 0) return;
+    let h = this.byUser[userIx];
+    if (!h) h = this.byUser[userIx] = new UserHistory(this.config.size);
+    if (action === 'block') {
+      h.blockedCreators.add(creatorIx);
+      h.followedCreators.delete(creatorIx);
+    } else {
+      h.followedCreators.add(creatorIx);
+      h.blockedCreators.delete(creatorIx);
+    }
   }
 
   /** Forgets a user's history (user deleted). */

@@ -23,6 +23,10 @@ export interface FeaturesConfig {
   /** Half-life of the trending counters. */
   trendingHalfLifeMs: number;
   history: HistoryConfig;
+  /** Event types that block the item's creator for the user (default ['block']). */
+  creatorBlockTypes?: readonly string[];
+  /** Event types that make the user follow the item's creator (default ['follow']). */
+  creatorFollowTypes?: readonly string[];
 }
 
 export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {
@@ -38,6 +42,8 @@ export interface ResolvedEvent {
   weight: number;
   tMs: number;
   sessionKey: string | undefined;
+  /** Creator-level action the event carries, if any. */
+  creatorAction: 'block' | 'follow' | undefined;
 }
 
 export class OnlineFeatures {
@@ -47,13 +53,17 @@ export class OnlineFeatures {
   /** Weighted, decayed engagement per item (negative feedback subtracts). */
   readonly trending: DecayedCounters;
   private readonly weights: Map<string, number>;
-  private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined };
+  private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined, creatorAction: undefined };
+  private readonly blockTypes: ReadonlySet<string>;
+  private readonly followTypes: ReadonlySet<string>;
   eventsApplied = 0;
 
   constructor(readonly config: FeaturesConfig = DEFAULT_FEATURES_CONFIG) {
     this.weights = new Map(Object.entries(config.eventWeights));
     this.histories = new UserHistories(config.history);
     this.trending = new DecayedCounters(config.trendingHalfLifeMs);
+    this.blockTypes = new Set(config.creatorBlockTypes ?? ['block']);
+    this.followTypes = new Set(config.creatorFollowTypes ?? ['follow']);
   }
 
   weightOf(type: string): number {
@@ -72,12 +82,14 @@ export class OnlineFeatures {
     r.weight = this.weightOf(e.type);
     r.tMs = e.timestamp;
     r.sessionKey = e.sessionId;
+    r.creatorAction = this.blockTypes.has(e.type) ? 'block' : this.followTypes.has(e.type) ? 'follow' : undefined;
     return r;
   }
 
   /** Applies a resolved event to history and counters. O(1). */
   apply(r: ResolvedEvent): void {
     this.eventsApplied++;
+    if (r.creatorAction !== undefined) this.histories.creatorAction(r.userIx, this.catalog.creatorIx[r.itemIx], r.creatorAction);
     if (r.weight === 0) return;
     this.histories.push(r.userIx, r.itemIx, r.weight, r.tMs, r.sessionKey);
     this.trending.add(r.itemIx, r.weight, r.tMs);

@@ -45,8 +45,11 @@ export interface BuildAppOptions {
   /** Must notify `engine` of what it writes (engine.onItems/onUsers/onEvents). */
   ingestor: BatchIngestor;
   config: Config;
-  /** Log as JSON lines at config.logLevel (off by default, e.g. in tests). */
-  logger?: boolean;
+  /**
+   * JSON-lines log level (pino); absent = no logging (tests). `info` logs one line per request, `warn`
+   * only failures (5xx with their stack).
+   */
+  logLevel?: Config['logLevel'];
   /** Also export process metrics (CPU, memory, event loop) on /metrics. */
   defaultMetrics?: boolean;
 }
@@ -79,7 +82,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
 
   const app = Fastify({
-    logger: opts.logger ? { level: config.logLevel } : false,
+    logger: opts.logLevel ? { level: opts.logLevel } : false,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -240,7 +243,9 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
           userId: params.userId,
           surface: query.surface,
           n: query.n,
-          exclude: query.exclude,
+          exclude: query.excludeItems ? [...(query.exclude ?? []), ...query.excludeItems] : query.exclude,
+          excludeCreators: query.excludeCreators,
+          excludeTags: query.excludeTags,
           sessionId: query.sessionId,
           explain: query.explain,
         }),

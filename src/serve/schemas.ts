@@ -38,11 +38,23 @@ function idList(maxCount: number) {
     .pipe(z.array(Id).max(maxCount, `at most ${maxCount} ids`));
 }
 
+/** Comma-separated tags (a tag containing a comma cannot be excluded this way). */
+function tagList(maxCount: number) {
+  return z
+    .string()
+    .max(maxCount * 101, 'list is too long')
+    .transform((s) => s.split(',').filter((x) => x.length > 0))
+    .pipe(z.array(z.string().max(100, 'must be at most 100 characters')).max(maxCount, `at most ${maxCount} tags`));
+}
+
 export function recommendQuery(limits: LimitsConfig) {
   return z.strictObject({
     surface: RecommendSurface.default('home').meta({ description: 'home: personal feed; trending; fresh; next: continue the session' }),
     n: nField(limits.maxN).meta({ description: `Number of items, 1..${limits.maxN}` }),
     exclude: idList(limits.maxExclude).optional().meta({ description: `Comma-separated item ids not to return (at most ${limits.maxExclude})` }),
+    excludeItems: idList(limits.maxExclude).optional().meta({ description: 'Same as exclude (the two lists are joined)' }),
+    excludeCreators: idList(limits.maxExclude).optional().meta({ description: 'Comma-separated creator ids whose items not to return' }),
+    excludeTags: tagList(100).optional().meta({ description: 'Comma-separated tags no returned item may carry (at most 100)' }),
     sessionId: Id.optional().meta({ description: 'The current session (surface next conditions on it)' }),
     explain: QueryBool.optional().meta({ description: 'Add per-item explanation (source scores, the history items behind it)' }),
   });

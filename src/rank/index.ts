@@ -1,0 +1,5 @@
+/**
+ * The rank stage's public door: re-ranking of a candidate pool into a page (diversity, creator caps,
+ * freshness, tag rules, de-duplication).
+ */
+export { Reranker, rerankActive, validateRerankConfig, type ItemEmbeddings, type RerankConfig, type RerankResult, type TagRule } from './rerank.js';
