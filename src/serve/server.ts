@@ -21,11 +21,13 @@ export interface StartServerOptions {
   engine: Engine;
   ingestor: BatchIngestor;
   config: Config;
-  logger?: boolean;
+  /** Log one line per request (config.logLevel); otherwise only warnings and errors. */
+  logRequests?: boolean;
 }
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
-  const app = buildApp({ ...opts, defaultMetrics: true });
+  const { engine, ingestor, config } = opts;
+  const app = buildApp({ engine, ingestor, config, defaultMetrics: true, logLevel: opts.logRequests ? config.logLevel : 'warn' });
   try {
     await app.listen({ port: opts.config.port, host: opts.config.host });
   } catch (e) {

@@ -144,7 +144,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     engine = await createEngine(store, { config: { eventWeights: config.eventWeights } });
     const tEngine = performance.now();
     const ingestor = new Ingestor(store, engine);
-    const server = await startServer({ engine, ingestor, config, logger: opts.logger });
+    const server = await startServer({ engine, ingestor, config, logRequests: opts.logger });
     const tListen = performance.now();
     return {
       ...server,

@@ -61,7 +61,7 @@ export function register(program: Command): void {
         engine = await createEngine(store, { config: { eventWeights: config.eventWeights } });
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
-        const server = await startServer({ engine, ingestor: new Ingestor(store, engine), config, logger: o.log });
+        const server = await startServer({ engine, ingestor: new Ingestor(store, engine), config, logRequests: o.log });
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
         if (base.adminKeys.length === 0 && base.clientKeys.length === 0) {
           console.log(`admin key:  ${config.adminKeys[0]}\nclient key: ${config.clientKeys[0]}`);
