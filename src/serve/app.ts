@@ -12,6 +12,8 @@ import type { Config } from '../core/config.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
+import type { SearchIndex } from '../search/search-index.js';
+import { searchRouteSpecs } from '../search/routes.js';
 import { KeyRing, authorize } from './auth.js';
 import { parseJsonBody, toErrorResponse } from './errors.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
@@ -52,6 +54,8 @@ export interface BuildAppOptions {
   logLevel?: Config['logLevel'];
   /** Also export process metrics (CPU, memory, event loop) on /metrics. */
   defaultMetrics?: boolean;
+  /** Serves GET /v1/search and /v1/suggest when given (src/search/routes.ts). */
+  search?: SearchIndex;
 }
 
 export interface TastemakerApp extends FastifyInstance {
@@ -279,6 +283,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       },
     }),
   ];
+
+  if (opts.search) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN }));
 
   let openapi: Record<string, unknown> | undefined;
   routes.push(
