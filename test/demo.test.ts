@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoBanner, startDemo, type DemoHandle } from '../src/cli/commands/demo.js';
+import { defaultStoreUrl } from '../src/core/config.js';
+import { openStore } from '../src/store/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tastemaker-demo-'));
 const handles: DemoHandle[] = [];
@@ -66,4 +68,24 @@ test('second start reuses the data and the keys', async () => {
   assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal((rec.body as { items: unknown[] }).items.length, 20);
+});
+
+test('a data dir holding imported data is served as is, not mixed with synthetic rows', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'tastemaker-demo-own-'));
+  try {
+    const store = await openStore(defaultStoreUrl(own));
+    await store.upsertItems(['a', 'b', 'c'].map((id) => ({ id, title: id, text: '', tags: [], attributes: {}, available: true, createdAt: Date.now() })));
+    await store.appendEvents(['a', 'b', 'c'].map((itemId, k) => ({ id: `ev${k}`, userId: 'me', itemId, type: 'play', timestamp: Date.now() + k })));
+    await store.close();
+    const h = await startDemo({ dataDir: own, port: 0, env, log: quiet });
+    handles.push(h);
+    assert.equal(h.generated, false);
+    assert.equal(h.dataset.exampleUserId, 'me');
+    const health = (await fetchJson(`${h.url}/healthz`)).body as { items: number; events: number };
+    assert.equal(health.items, 3);
+    assert.equal(health.events, 3);
+    await h.close();
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 });

@@ -19,6 +19,10 @@ const DAY_MS = 86_400_000;
 /** Rows per store transaction while loading the demo data. */
 const WRITE_BATCH = 10_000;
 const META_KEY = 'demo.dataset';
+/** Set before the first write of a demo load, so an interrupted load is told apart from a foreign store. */
+const LOADING_KEY = 'demo.loading';
+/** Recent events inspected to pick example ids in a store the demo did not generate. */
+const RECENT_EVENTS = 5_000;
 
 export interface DemoOptions {
   dataDir?: string;
@@ -100,6 +104,27 @@ async function loadDemoData(store: Store, o: Required<Pick<DemoOptions, 'users' 
   };
 }
 
+/** Counts and example ids for a store the demo did not fill (examples from the most recent events). */
+async function describeStore(store: Store): Promise<DemoDataset> {
+  const lastSeq = await store.lastEventSeq();
+  let exampleUserId = '';
+  let exampleItemId = '';
+  for await (const batch of store.scanEvents({ afterSeq: Math.max(0, lastSeq - RECENT_EVENTS), batchSize: RECENT_EVENTS })) {
+    const last = batch[batch.length - 1];
+    if (last) [exampleUserId, exampleItemId] = [last.userId, last.itemId];
+  }
+  if (!exampleItemId) exampleItemId = (await store.scanItems({ limit: 1 }))[0]?.id ?? '';
+  return {
+    seed: -1,
+    users: await store.countUsers(),
+    items: await store.countItems(),
+    events: await store.countEvents(),
+    exampleUserId: exampleUserId || 'some-user',
+    exampleItemId: exampleItemId || 'some-item',
+    generatedAt: '',
+  };
+}
+
 /** Starts the demo and returns once it is serving; `close()` stops it. */
 export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
   const t0 = performance.now();
@@ -123,8 +148,13 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
       dataset = JSON.parse(existing) as DemoDataset;
       log(`reusing demo data in ${base.dataDir} (${dataset.items} items, ${dataset.users} users, ${dataset.events} events);`);
       log('  the size and seed options apply to the first run only: delete the data dir to generate anew');
+    } else if (!(await store.getMeta(LOADING_KEY)) && ((await store.countItems()) > 0 || (await store.countEvents()) > 0)) {
+      // Someone imported their own data here: serve it, never mix synthetic rows into it.
+      dataset = await describeStore(store);
+      log(`${base.store} holds data the demo did not generate (${dataset.items} items, ${dataset.events} events): serving it as is`);
     } else {
       log(`generating demo data in ${base.dataDir} (seed ${size.seed})…`);
+      await store.setMeta(LOADING_KEY, String(size.seed));
       dataset = await loadDemoData(store, size, log);
       // Written last: an interrupted load is redone next time (writes are idempotent).
       await store.setMeta(META_KEY, JSON.stringify(dataset));
