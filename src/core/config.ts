@@ -46,6 +46,8 @@ export const Config = z.strictObject({
     .record(EventType, z.number().min(-100).max(100).refine(Number.isFinite, 'must be finite'))
     .default({ ...DEFAULT_EVENT_WEIGHTS }),
   limits: LimitsConfig.default(LimitsConfig.parse({})),
+  /** Engine settings (re-ranking rules, caps, blend weights…), validated by src/engine/config.ts at start. */
+  engine: z.record(z.string(), z.unknown()).default({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config> & { store: string };

@@ -58,7 +58,7 @@ export function register(program: Command): void {
       let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
       try {
         const t0 = performance.now();
-        engine = await createEngine(store, { config: { eventWeights: config.eventWeights } });
+        engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
         const server = await startServer({ engine, ingestor: new Ingestor(store, engine), config, logRequests: o.log });

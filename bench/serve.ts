@@ -1,0 +1,274 @@
+/**
+ * Serving benchmark: the real `tastemaker serve` process over a large SQLite store, loaded over loopback
+ * HTTP by autocannon against GET /v1/recommend/<random user>?n=20 (full pipeline: candidates, merge,
+ * re-rank, impression log).
+ *
+ * The world is generated straight into the store (a compact generator, not src/core/synth.ts: that one
+ * keeps every row in memory and models sessions richly, which at a million items costs minutes and GBs):
+ * items with creators (Zipf sizes), a genre and a mood tag, creation times over 90 days; users with a
+ * favourite genre drawing Zipf-popular items of it 80% of the time, in sessions of plays, completes,
+ * likes and skips over the last 30 days. The store is cached by its parameters in the temp dir.
+ *
+ * Two load phases after a warm-up: a fixed rate (`--rate`, default 1000 req/s; latency corrected for
+ * coordinated omission) and a closed loop at full speed (`--connections`) for the throughput ceiling.
+ *
+ *   tastemaker bench serve --json [--items 1000000] [--users 100000] [--events-per-user 20]
+ *                                 [--rate 1000] [--duration 15] [--connections 8] [--surface home] [--db path]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { ValidationError } from '../src/core/errors.js';
+import { Rng } from '../src/core/rng.js';
+import type { Event, Item } from '../src/core/schemas.js';
+import { openStore } from '../src/store/index.js';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const GENRES = ['rock', 'pop', 'jazz', 'hiphop', 'classical', 'electronic', 'folk', 'metal', 'soul', 'ambient', 'latin', 'country'];
+const MOODS = ['calm', 'dark', 'happy', 'sad', 'epic', 'dreamy', 'raw', 'warm'];
+const DAY = 86_400_000;
+const WRITE_BATCH = 10_000;
+const KEY = 'bench-serve-client-key-0123456789abcdef';
+const ADMIN = 'bench-serve-admin-key-0123456789abcdef';
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+interface World {
+  items: number;
+  users: number;
+  eventsPerUser: number;
+  seed: number;
+}
+
+/** Cumulative Zipf weights 1/(r+1)^s over ranks 0..n-1. */
+function zipfCum(n: number, s: number): Float64Array {
+  const cum = new Float64Array(n);
+  let acc = 0;
+  for (let r = 0; r < n; r++) cum[r] = acc += 1 / Math.pow(r + 1, s);
+  return cum;
+}
+
+function sample(cum: Float64Array, u: number): number {
+  const x = u * cum[cum.length - 1];
+  let lo = 0;
+  let hi = cum.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cum[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Writes the world into the store at dbPath; returns timings. */
+async function generate(dbPath: string, w: World, nowMs: number): Promise<{ generateSeconds: number; events: number }> {
+  const t0 = performance.now();
+  const store = await openStore(dbPath);
+  const rng = new Rng(w.seed);
+  const G = GENRES.length;
+  const creators = Math.max(1, Math.floor(w.items / 50));
+  const creatorCum = zipfCum(creators, 0.8);
+  let batch: Item[] = [];
+  for (let i = 0; i < w.items; i++) {
+    // Item i has genre i mod G: the rank of i within its genre is floor(i / G).
+    const c = sample(creatorCum, rng.next());
+    batch.push({
+      id: `i${i}`,
+      creatorId: `c${c}`,
+      title: `Track ${i}`,
+      text: '',
+      tags: [GENRES[i % G], MOODS[rng.int(MOODS.length)]],
+      attributes: {},
+      createdAt: nowMs - Math.floor(rng.next() * 90 * DAY),
+      available: true,
+    });
+    if (batch.length === WRITE_BATCH) {
+      await store.upsertItems(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await store.upsertItems(batch);
+  const perGenre = Math.ceil(w.items / G);
+  const rankCum = zipfCum(perGenre, 0.9);
+  const allCum = zipfCum(w.items, 0.9);
+  const types = ['play', 'play', 'play', 'play', 'play', 'play', 'complete', 'complete', 'like', 'skip'];
+  let events: Event[] = [];
+  let total = 0;
+  for (let u = 0; u < w.users; u++) {
+    const genre = rng.int(G);
+    let t = nowMs - 30 * DAY + Math.floor(rng.next() * 29 * DAY);
+    let session = 0;
+    for (let k = 0; k < w.eventsPerUser; k++) {
+      if (k % 5 === 0) {
+        session++;
+        t += 3_600_000 + Math.floor(rng.next() * DAY);
+      }
+      let item: number;
+      if (rng.next() < 0.8) {
+        const r = sample(rankCum, rng.next());
+        item = Math.min(w.items - 1, r * G + genre);
+      } else item = sample(allCum, rng.next());
+      t += 60_000 + rng.int(240_000);
+      events.push({ id: `e${u}-${k}`, userId: `u${u}`, itemId: `i${item}`, type: types[rng.int(types.length)], timestamp: Math.min(t, nowMs - 1), sessionId: `s${u}-${session}` });
+      if (events.length === WRITE_BATCH) {
+        await store.appendEvents(events);
+        total += events.length;
+        events = [];
+      }
+    }
+  }
+  if (events.length > 0) await store.appendEvents(events);
+  total += events.length;
+  await store.setMeta('bench-serve', JSON.stringify(w));
+  await store.close();
+  return { generateSeconds: round((performance.now() - t0) / 1000, 1), events: total };
+}
+
+/** Starts `tastemaker serve` on a free loopback port; resolves with its URL once it listens. */
+function startServe(dbPath: string, configFile: string | undefined, cpuProf: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
+  const t0 = performance.now();
+  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', ...(configFile ? ['--config', configFile] : [])], {
+    cwd: REPO,
+    env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving at (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1], warmSeconds: round((performance.now() - t0) / 1000, 1) });
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    child.on('exit', (code) => reject(new Error(`tastemaker serve exited (${code}) before listening:\n${err}`)));
+  });
+}
+
+interface LoadResult {
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  reqPerSec: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+function load(url: string, users: number, path: string, opts: { durationS: number; connections: number; rate?: number; seed: number }): Promise<LoadResult> {
+  const rng = new Rng(opts.seed);
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections: opts.connections,
+        duration: opts.durationS,
+        ...(opts.rate ? { overallRate: opts.rate } : {}),
+        headers: { 'x-api-key': KEY },
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/recommend/u${rng.int(users)}?${path}` }),
+          },
+        ],
+      },
+      (err: Error | null, r: autocannon.Result) => {
+        if (err) return reject(err);
+        resolve({
+          p50Ms: r.latency.p50,
+          p90Ms: r.latency.p90,
+          p99Ms: r.latency.p99,
+          reqPerSec: round(r.requests.average, 0),
+          requests: r.requests.total,
+          errors: r.errors + r.timeouts,
+          non2xx: r.non2xx,
+        });
+      },
+    );
+  });
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      items: { type: 'string', default: '1000000' },
+      users: { type: 'string', default: '100000' },
+      'events-per-user': { type: 'string', default: '20' },
+      seed: { type: 'string', default: '1' },
+      rate: { type: 'string', default: '1000' },
+      duration: { type: 'string', default: '15' },
+      connections: { type: 'string', default: '8' },
+      surface: { type: 'string', default: 'home' },
+      n: { type: 'string', default: '20' },
+      db: { type: 'string' },
+      /** Engine config JSON passed to serve (as the config file's `engine`), e.g. '{"rerank":{"lambda":0.8}}'. */
+      config: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const num = (k: 'items' | 'users' | 'events-per-user' | 'seed' | 'rate' | 'duration' | 'connections' | 'n'): number => {
+    const v = Number(values[k]);
+    if (!Number.isInteger(v) || v <= 0) throw new ValidationError(`--${k} must be a positive integer`, [{ path: `--${k}`, message: 'must be a positive integer' }]);
+    return v;
+  };
+  const world: World = { items: num('items'), users: num('users'), eventsPerUser: num('events-per-user'), seed: num('seed') };
+  const dbPath = values.db ?? join(tmpdir(), `tastemaker-bench-serve-${world.items}x${world.users}x${world.eventsPerUser}-s${world.seed}.db`);
+  // Timestamps relative to a fixed day so the cached store stays valid (the server runs on the real clock).
+  const nowMs = Math.floor(Date.now() / DAY) * DAY;
+  let gen: { generateSeconds: number; events: number } | undefined;
+  let cached = false;
+  if (!values.fresh && existsSync(dbPath)) {
+    const s = await openStore(dbPath);
+    cached = (await s.getMeta('bench-serve')) === JSON.stringify(world);
+    await s.close();
+  }
+  if (!cached) {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    gen = await generate(dbPath, world, nowMs);
+  }
+
+  let configFile: string | undefined;
+  if (values.config) {
+    configFile = join(tmpdir(), `tastemaker-bench-serve-config-${process.pid}.json`);
+    writeFileSync(configFile, JSON.stringify({ engine: JSON.parse(values.config) as unknown }));
+  }
+  const server = await startServe(dbPath, configFile, values['cpu-prof']);
+  try {
+    const path = `surface=${values.surface}&n=${num('n')}`;
+    await load(server.url, world.users, path, { durationS: 3, connections: num('connections'), seed: 99 }); // JIT warm-up
+    const fixed = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), rate: num('rate'), seed: 1 });
+    const max = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), seed: 2 });
+    return {
+      items: world.items,
+      users: world.users,
+      events: gen?.events ?? world.users * world.eventsPerUser,
+      surface: values.surface,
+      n: num('n'),
+      targetRate: num('rate'),
+      p50Ms: fixed.p50Ms,
+      p90Ms: fixed.p90Ms,
+      p99Ms: fixed.p99Ms,
+      reqPerSec: fixed.reqPerSec,
+      errors: fixed.errors + fixed.non2xx,
+      maxReqPerSec: max.reqPerSec,
+      maxP50Ms: max.p50Ms,
+      maxP99Ms: max.p99Ms,
+      connections: num('connections'),
+      storeCached: cached,
+      generateSeconds: gen?.generateSeconds ?? 0,
+      serverStartSeconds: server.warmSeconds,
+    };
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  }
+}
