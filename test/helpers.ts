@@ -52,7 +52,7 @@ export async function startStack(opts: { users?: number; items?: number; eventsP
   await store.upsertItems(data.items);
   await store.upsertUsers(data.users);
   for (let i = 0; i < data.events.length; i += 10_000) await store.appendEvents(data.events.slice(i, i + 10_000));
-  const engine = await createEngine(store, { config: { eventWeights: config.eventWeights } });
+  const engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
   const app = buildApp({ engine, ingestor: new Ingestor(store, engine), config });
   await app.ready();
   let closed = false;

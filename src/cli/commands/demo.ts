@@ -171,7 +171,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
       clientKeys: base.clientKeys.length ? base.clientKeys : [fileKeys!.client],
     };
 
-    engine = await createEngine(store, { config: { eventWeights: config.eventWeights } });
+    engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
     const tEngine = performance.now();
     const ingestor = new Ingestor(store, engine);
     const server = await startServer({ engine, ingestor, config, logRequests: opts.logger });
