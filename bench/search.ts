@@ -23,7 +23,7 @@
  *      its events, HNSW built; 1,000 queries mixing typo'd titles, tag + mood words, and half-typed
  *      prefixes; wall time of `search()` per query, single-threaded, p50/p99 per mode, and `suggest()`.
  *
- *   tastemaker bench search --json [--data ../shared/data] [--sets typo,lastfm,ml,latency] [--seed 1]
+ *   tastemaker bench search --json [--data ../shared/data] [--sets typo,lastfm,ml,latency,coldstart] [--seed 1]
  *     [--steps 1500] [--latency-items 100000] [--latency-queries 1000]
  */
 import { readFile } from 'node:fs/promises';
@@ -358,12 +358,95 @@ async function latencySet(numItems: number, numQueries: number, seed: number, st
   return out;
 }
 
+/**
+ * (e) coldstart — issue 8 item 6. 10% of the items that have interactions (seeded) become "new": all
+ * their interactions are removed from what the content tower trains on and from popularity. For every
+ * user with ≥ 1 interaction on a new item and ≥ 5 on old ones (up to 3,000 users), the user's old
+ * history (last 200) is the seed set of `contentNeighbours`, and the user's new items are the targets.
+ *   among-new: rank only the new items (what a "fresh" candidate source must do) — content tower vs
+ *     random (expected value) and popularity measured on the full data (an oracle: real new items have
+ *     no counts yet), recall@10 and NDCG@10 (binary).
+ *   among-all: rank every item the user has not consumed — content tower vs training popularity, recall@100
+ *     of the new targets (popularity can never surface an item with no interactions).
+ */
+async function coldStartSet(ds: InteractionDataset, rows: SearchItem[], seed: number, steps: number): Promise<Record<string, unknown>> {
+  const rng = new Rng(seed + 11);
+  const full = countsOf(ds);
+  const withEvents = rows.filter((r) => (full.get(r.id) ?? 0) > 0).map((r) => r.id);
+  rng.shuffle(withEvents);
+  const isNew = new Set(withEvents.slice(0, Math.round(withEvents.length * 0.1)));
+  const seqs = sequencesOf(ds);
+  const trainSeqs = seqs.map((s) => s.filter((id) => !isNew.has(id)));
+  const trainCounts = new Map<string, number>();
+  for (const s of trainSeqs) for (const id of s) trainCounts.set(id, (trainCounts.get(id) ?? 0) + 1);
+  const index = new SearchIndex();
+  index.upsert(rows.map((r) => ({ ...r, popularity: trainCounts.get(r.id) ?? 0 })));
+  const report = index.trainContent(trainSeqs, { train: { steps }, seed });
+  const newIds = [...isNew];
+  const oracle = [...newIds].sort((a, b) => (full.get(b) ?? 0) - (full.get(a) ?? 0));
+  const popAll = rows.map((r) => r.id).sort((a, b) => (trainCounts.get(b) ?? 0) - (trainCounts.get(a) ?? 0));
+  const users = seqs.map((s, u) => u).filter((u) => seqs[u].some((id) => isNew.has(id)) && trainSeqs[u].length >= 5);
+  rng.shuffle(users);
+  const chosen = users.slice(0, 3_000);
+  const m = { content: { r10: 0, ndcg10: 0 }, textSeeds: { r10: 0, ndcg10: 0 }, random: { r10: 0, ndcg10: 0 }, oracle: { r10: 0, ndcg10: 0 }, allContent: 0, allPop: 0 };
+  const score = (ranked: readonly string[], targets: Set<string>, k: number): { r: number; ndcg: number } => {
+    let hits = 0;
+    let dcg = 0;
+    for (let i = 0; i < Math.min(k, ranked.length); i++) {
+      if (targets.has(ranked[i])) {
+        hits++;
+        dcg += 1 / Math.log2(i + 2);
+      }
+    }
+    let idcg = 0;
+    for (let i = 0; i < Math.min(k, targets.size); i++) idcg += 1 / Math.log2(i + 2);
+    return { r: hits / Math.min(k, targets.size), ndcg: idcg > 0 ? dcg / idcg : 0 };
+  };
+  for (const u of chosen) {
+    const targets = new Set(seqs[u].filter((id) => isNew.has(id)));
+    const history = trainSeqs[u];
+    const seen = new Set(history);
+    const c = score(index.contentNeighbours(history, 10, (id) => isNew.has(id)).itemIds, targets, 10);
+    m.content.r10 += c.r;
+    m.content.ndcg10 += c.ndcg;
+    const t = score(index.contentNeighbours(history, 10, (id) => isNew.has(id), { contentOnly: true }).itemIds, targets, 10);
+    m.textSeeds.r10 += t.r;
+    m.textSeeds.ndcg10 += t.ndcg;
+    const o = score(oracle.slice(0, 10), targets, 10);
+    m.oracle.r10 += o.r;
+    m.oracle.ndcg10 += o.ndcg;
+    // Random: expected recall@10 = 10 / |new|; expected NDCG under a uniform shuffle, by the same formula.
+    m.random.r10 += Math.min(1, (10 * targets.size) / newIds.length) / Math.min(10, targets.size);
+    let edcg = 0;
+    for (let i = 0; i < 10; i++) edcg += (targets.size / newIds.length) / Math.log2(i + 2);
+    let idcg = 0;
+    for (let i = 0; i < Math.min(10, targets.size); i++) idcg += 1 / Math.log2(i + 2);
+    m.random.ndcg10 += edcg / idcg;
+    m.allContent += score(index.contentNeighbours(history, 100, (id) => !seen.has(id)).itemIds, targets, 100).r;
+    m.allPop += score(popAll.filter((id) => !seen.has(id)).slice(0, 100), targets, 100).r;
+  }
+  const nU = Math.max(1, chosen.length);
+  return {
+    items: rows.length,
+    newItems: newIds.length,
+    users: chosen.length,
+    'among-new': {
+      content: { 'recall@10': round(m.content.r10 / nU), 'NDCG@10': round(m.content.ndcg10 / nU) },
+      contentTextSeeds: { 'recall@10': round(m.textSeeds.r10 / nU), 'NDCG@10': round(m.textSeeds.ndcg10 / nU) },
+      random: { 'recall@10': round(m.random.r10 / nU), 'NDCG@10': round(m.random.ndcg10 / nU) },
+      popularityOracle: { 'recall@10': round(m.oracle.r10 / nU), 'NDCG@10': round(m.oracle.ndcg10 / nU) },
+    },
+    'among-all': { 'content.recall@100': round(m.allContent / nU), 'popularity.recall@100': round(m.allPop / nU) },
+    tower: { lossStart: round(report.lossStart), lossEnd: round(report.lossEnd), seconds: round(report.seconds, 1) },
+  };
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values } = parseArgs({
     args,
     options: {
       data: { type: 'string', default: '../shared/data' },
-      sets: { type: 'string', default: 'typo,lastfm,ml,latency' },
+      sets: { type: 'string', default: 'typo,lastfm,ml,latency,coldstart' },
       seed: { type: 'string', default: '1' },
       steps: { type: 'string', default: '1500' },
       'latency-items': { type: 'string', default: '100000' },
@@ -381,6 +464,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     out.ml = ml;
   }
   if (sets.has('lastfm')) out.lastfm = await lastfmSet(join(values.data, 'lastfm-hetrec2011-2k'), seed, steps);
+  if (sets.has('coldstart')) {
+    const dir = join(values.data, 'movielens-1m');
+    const ds = await readDataset(dir, 'movielens-1m');
+    const rows: SearchItem[] = ds.itemIds.map((id, i) => {
+      const { name, year } = mlTitle(ds.itemTitles?.[i] ?? '');
+      return { id, title: name, text: year, tags: ds.itemTags?.[i] ?? [] };
+    });
+    out.coldstart = { 'movielens-1m': await coldStartSet(ds, rows, seed, steps) };
+  }
   if (sets.has('latency')) {
     out.latency = await latencySet(Number(values['latency-items']), Number(values['latency-queries']), seed, Number(values['latency-steps']));
   }

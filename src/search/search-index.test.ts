@@ -161,3 +161,14 @@ test('semantic retrieval through the ANN graph agrees with the exact scan', () =
   ann.remove([top]);
   assert.ok(!ann.search({ q: 'jazz saxophone', n: 20, mode: 'semantic' }).itemIds.includes(top));
 });
+
+test('cold start: a just-ingested item with content only is a content neighbour at once', () => {
+  const idx = smallCatalog();
+  idx.upsert([{ id: 'new', title: 'Saxophone Nights', text: 'hard bop saxophone', tags: ['jazz'], creator: 'Someone New' }]);
+  const r = idx.contentNeighbours(['a', 'b'], 3);
+  assert.ok(r.itemIds.includes('new'), `got ${r.itemIds}`);
+  assert.ok(!r.itemIds.includes('a') && !r.itemIds.includes('b')); // seeds excluded
+  const onlyNew = idx.contentNeighbours(['a'], 5, (id) => id === 'new', { contentOnly: true });
+  assert.deepEqual(onlyNew.itemIds, ['new']);
+  assert.deepEqual(idx.contentNeighbours(['unknown'], 3).itemIds, []);
+});

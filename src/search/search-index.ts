@@ -137,6 +137,7 @@ export class SearchIndex {
   private maxLogPop = 0;
   private ann: AnnIndex | undefined;
   private readonly qvec: Float32Array;
+  private readonly scratch: Float32Array;
   private readonly topk = new TopK(5_000);
 
   constructor(config: SearchConfigInput = {}) {
@@ -144,6 +145,7 @@ export class SearchIndex {
     this.lexical = new LexicalIndex(this.config.lexical);
     this.encoder = new ContentEncoder(this.config.encoder);
     this.qvec = new Float32Array(this.encoder.dims);
+    this.scratch = new Float32Array(this.encoder.dims);
   }
 
   get size(): number {
@@ -558,6 +560,49 @@ export class SearchIndex {
     const blend = LogisticBlend.fitPairwise(Float64Array.from(Xs), Float32Array.from(rels), Int32Array.from(offsets), NFEAT, { ...opts, exclude });
     this.blend = blend;
     return blend;
+  }
+
+  /**
+   * Content-based candidates for a user or a seed set: items nearest (cosine) to the mean content
+   * embedding of `seedIds`, excluding the seeds. This is the cold-start path: an item just ingested has
+   * an embedding from its content alone and can be returned here at once (issue 8 item 6); with a
+   * single seed it is "similar items by content". `allow` restricts the result (e.g. only fresh items).
+   */
+  contentNeighbours(
+    seedIds: readonly string[],
+    n: number,
+    allow?: (itemId: string) => boolean,
+    opts: { contentOnly?: boolean } = {},
+  ): { itemIds: string[]; scores: number[] } {
+    if (!Number.isInteger(n) || n < 1 || n > 5_000) {
+      throw new ValidationError('n must be an integer in 1..5000', [{ path: 'n', message: `got ${n}` }]);
+    }
+    const d = this.encoder.dims;
+    this.qvec.fill(0);
+    const seeds = new Set<number>();
+    for (const id of seedIds.slice(-HISTORY_LIMIT)) {
+      const ix = this.ixById.get(id);
+      if (ix === undefined) continue;
+      seeds.add(ix);
+      if (opts.contentOnly) {
+        // The seeds' text side only (no learned id offset): the same space a cold item lives in.
+        const { key: _key, ...fields } = SearchIndex.fields(this.items[ix]!);
+        this.encoder.embed(fields, this.scratch);
+        for (let j = 0; j < d; j++) this.qvec[j] += this.scratch[j];
+      } else {
+        for (let j = 0; j < d; j++) this.qvec[j] += this.emb[ix * d + j];
+      }
+    }
+    if (seeds.size === 0) return { itemIds: [], scores: [] };
+    const filter = (ix: number): boolean => this.available[ix] === 1 && !seeds.has(ix) && (!allow || allow(this.items[ix]!.id));
+    const out = this.semantic(n, filter, allow !== undefined || seeds.size > 0, n);
+    const itemIds: string[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < out.count; i++) {
+      itemIds.push(this.items[out.items[i]]!.id);
+      scores.push(out.scores[i] / seeds.size);
+    }
+    return { itemIds, scores };
   }
 
   /** Autocomplete over titles, creators and tags, most popular first. */
