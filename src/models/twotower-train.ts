@@ -150,6 +150,9 @@ export class TwoTowerRecommender implements Recommender {
     let lossEma = NaN;
     let outOfTime = false;
     let lrScale = 1;
+    let stopReason = 'maxEpochs';
+    /** Learning curve: [minutes, epoch, train loss (EMA), valid NDCG@10] per epoch. */
+    const curve: number[][] = [];
     const srng = rng.fork(2);
     for (epoch = 1; epoch <= cfg.maxEpochs && !outOfTime; epoch++) {
       const examples = this.sampleExamples(train, cfg.positionsPerUser, srng); // [2 * n]: (user, position)
@@ -173,6 +176,7 @@ export class TwoTowerRecommender implements Recommender {
         net.adamStep(lr);
         if (Date.now() > deadline) {
           outOfTime = true;
+          stopReason = 'maxMinutes';
           break;
         }
         if (net.step % 50 === 0) ctx.onProgress?.({ epoch, step: net.step, loss: lossEma, elapsedSeconds: (Date.now() - t0) / 1000 });
@@ -180,6 +184,8 @@ export class TwoTowerRecommender implements Recommender {
       epochsRun = epoch;
       this.itemVecs = net.itemVectors();
       const ndcg = this.validate(train, ctx.validTargets, validIxs);
+      const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+      curve.push([r4((Date.now() - t0) / 60_000), epoch, r4(lossEma), r4(ndcg)]);
       if (ndcg > best) {
         best = ndcg;
         bestEpoch = epoch;
@@ -197,14 +203,17 @@ export class TwoTowerRecommender implements Recommender {
         elapsedSeconds: (Date.now() - t0) / 1000,
         message: ndcg === best ? 'new best' : `no improvement (${sinceBest}/${cfg.patience})`,
       });
-      if (sinceBest >= cfg.patience) break;
+      if (sinceBest >= cfg.patience) {
+        stopReason = 'earlyStopping';
+        break;
+      }
     }
     if (bestParams) net.params = bestParams;
     this.itemVecs = net.itemVectors();
     return {
-      params: { ...cfg },
+      params: { ...cfg, stopReason, bestEpoch, curve },
       epochs: epochsRun,
-      valid: { 'NDCG@10': best, bestEpoch },
+      valid: { 'NDCG@10': best },
       trainSeconds: (Date.now() - t0) / 1000,
     };
   }
