@@ -87,6 +87,32 @@ test('trending ranks by decayed engagement: a fresh burst overtakes an older, bi
   assert.ok(Math.abs(out.scores[0] - 3) < 1e-5 && Math.abs(out.scores[1] - 1.25) < 1e-5, 'scores are the decayed values');
 });
 
+test('trending from the maintained list equals the full scan, under filters and negative feedback, and scans only when the list runs out', () => {
+  const f = new OnlineFeatures(DEFAULT_FEATURES_CONFIG);
+  const rng = new Rng(11);
+  for (let i = 0; i < 20_000; i++) f.upsertItem(item(`x${i}`));
+  for (let k = 0; k < 30_000; k++) {
+    const i = Math.floor(Math.pow(rng.next(), 1.5) * 20_000);
+    f.apply(f.resolve({ id: `t${k}`, userId: `u${k % 50}`, itemId: `x${i}`, type: rng.next() < 0.1 ? 'skip' : 'play', timestamp: T0 + k * 1000 }));
+  }
+  const listed = new TrendingSource(f.catalog, f.trending, 1000, f.trendingTop);
+  const scan = new TrendingSource(f.catalog, f.trending, 1000);
+  const a = new CandidateBuffer(1000);
+  const b = new CandidateBuffer(1000);
+  const now = T0 + 40_000_000;
+  const ranked = [...f.trendingTop.items.subarray(0, f.trendingTop.count)];
+  for (const excluded of [0, 500, 8_100]) {
+    const { ctx, filter } = context(f, now);
+    for (let k = 0; k < excluded; k++) filter.exclude(ranked[k]);
+    listed.candidates(ctx, 200, a);
+    scan.candidates(ctx, 200, b);
+    assert.deepEqual([...a.items.subarray(0, a.count)], [...b.items.subarray(0, b.count)], `excluding ${excluded}`);
+    assert.deepEqual([...a.scores.subarray(0, a.count)], [...b.scores.subarray(0, b.count)]);
+  }
+  assert.equal(f.trendingTop.count, f.trendingTop.capacity);
+  assert.equal(listed.scans, 1, 'only the request excluding 8,100 of the 8,192 listed items needed a scan');
+});
+
 test('co-occurrence: minimum support, cosine normalisation, session boundaries, repeats counted once', () => {
   const f = new OnlineFeatures(DEFAULT_FEATURES_CONFIG);
   const index = new CooccurrenceIndex({ window: 5, windowMs: 2 * H, minSupport: 2, maxNeighbours: 100, alpha: 0.5 });

@@ -133,7 +133,7 @@ export class OnlineEngine implements Engine {
       seedCount: 0,
     };
     const cooc = new CoocSource(this.cooc, capacity);
-    const trending = new TrendingSource(catalog, this.features.trending, capacity);
+    const trending = new TrendingSource(catalog, this.features.trending, capacity, this.features.trendingTop);
     const fresh = new FreshSource(catalog, this.features.trending, { halfLifeMs: config.freshHalfLifeMs, popularityWeight: config.freshPopularityWeight }, capacity);
     this.freshSource = fresh;
     const creator = new CreatorSource(catalog, this.features.trending, capacity);
@@ -208,7 +208,7 @@ export class OnlineEngine implements Engine {
     const catalog = this.features.catalog;
     if (!catalog.remove(itemId)) return;
     const ix = catalog.ids.get(itemId);
-    this.features.trending.reset(ix);
+    this.features.resetItem(ix);
     this.cooc.dropItem(ix);
   }
 

@@ -20,6 +20,8 @@ export class DecayedCounters {
   /** An upper bound of every key (running maximum; exact until negative updates lower a slot). */
   private maxKeySeen = 0;
   private readonly invHalfLife: number;
+  /** Incremented whenever every key is rescaled (landmark moved): cached keys are stale then. */
+  rebases = 0;
 
   constructor(readonly halfLifeMs: number, landmarkMs = 0) {
     if (!(halfLifeMs > 0) || !Number.isFinite(halfLifeMs)) throw new RangeError(`halfLifeMs must be a positive finite number, got ${halfLifeMs}`);
@@ -71,5 +73,6 @@ export class DecayedCounters {
     for (let i = 0; i < this.g.length; i++) this.g[i] *= f;
     this.maxKeySeen *= f;
     this.landmarkMs = newLandmarkMs;
+    this.rebases++;
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
 import type { Event } from '../core/schemas.js';
-import { DecayedCounters, OnlineFeatures, UserHistories, DEFAULT_FEATURES_CONFIG } from './index.js';
+import { DecayedCounters, OnlineFeatures, TopList, UserHistories, DEFAULT_FEATURES_CONFIG } from './index.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -85,4 +85,31 @@ test('online features map ids, weigh events by type and ignore zero-weight types
   f.upsertItem({ id: 'a', title: '', text: '', tags: [], attributes: {}, createdAt: T0 - 1, available: true, expiresAt: T0 + H });
   assert.equal(f.catalog.isServable(a, T0), true);
   assert.equal(f.catalog.isServable(a, T0 + H), false, 'expired');
+});
+
+test('top list: stays equal to a full sort under random increases; decreases mark it inexact until rebuilt', () => {
+  const rng = new Rng(3);
+  const keys = new Float64Array(500);
+  const list = new TopList(32);
+  const expected = (): number[] =>
+    Array.from(keys.keys())
+      .filter((i) => keys[i] > 0)
+      .sort((a, b) => keys[b] - keys[a] || a - b)
+      .slice(0, 32);
+  for (let step = 0; step < 5_000; step++) {
+    const ix = rng.int(500);
+    keys[ix] += rng.next() * 3;
+    list.update(ix, keys[ix]);
+  }
+  assert.equal(list.inexact, false);
+  assert.deepEqual(Array.from(list.items.subarray(0, list.count)), expected());
+  for (let k = 0; k < list.count; k++) assert.equal(list.keys[k], keys[list.items[k]]);
+  const member = list.items[0];
+  keys[member] = 0.001;
+  list.update(member, keys[member]);
+  assert.equal(list.inexact, true);
+  for (let k = 1; k < list.count; k++) assert.ok(list.keys[k] <= list.keys[k - 1], 'members stay sorted');
+  list.rebuild(500, (ix) => keys[ix], 0);
+  assert.equal(list.inexact, false);
+  assert.deepEqual(Array.from(list.items.subarray(0, list.count)), expected());
 });

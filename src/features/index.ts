@@ -10,12 +10,17 @@ import { Catalog } from './catalog.js';
 import { DecayedCounters } from './decay.js';
 import { UserHistories, type HistoryConfig } from './history.js';
 import { IdMap } from './idmap.js';
+import { TopList } from './toplist.js';
 
 export { Catalog } from './catalog.js';
 export { DecayedCounters } from './decay.js';
 export { UserHistories, UserHistory, type HistoryConfig } from './history.js';
 export { IdMap } from './idmap.js';
+export { TopList } from './toplist.js';
 export { ensureLength } from './arrays.js';
+
+/** Members of the maintained trending list (a request needing more falls back to a full scan). */
+const TRENDING_TOP = 8_192;
 
 export interface FeaturesConfig {
   /** Reward weight per event type; unknown types weigh 0. */
@@ -52,6 +57,9 @@ export class OnlineFeatures {
   readonly histories: UserHistories;
   /** Weighted, decayed engagement per item (negative feedback subtracts). */
   readonly trending: DecayedCounters;
+  /** The items with the largest trending keys, kept sorted as events arrive (trending reads it, no scan). */
+  readonly trendingTop = new TopList(TRENDING_TOP);
+  private seenRebases = 0;
   private readonly weights: Map<string, number>;
   private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined, creatorAction: undefined };
   private readonly blockTypes: ReadonlySet<string>;
@@ -93,6 +101,16 @@ export class OnlineFeatures {
     if (r.weight === 0) return;
     this.histories.push(r.userIx, r.itemIx, r.weight, r.tMs, r.sessionKey);
     this.trending.add(r.itemIx, r.weight, r.tMs);
+    if (this.trending.rebases !== this.seenRebases) {
+      this.seenRebases = this.trending.rebases;
+      this.trendingTop.rebuild(this.catalog.size, (ix) => this.trending.key(ix), -Infinity);
+    } else this.trendingTop.update(r.itemIx, this.trending.key(r.itemIx));
+  }
+
+  /** Forgets an item's engagement (deleted item). */
+  resetItem(itemIx: number): void {
+    this.trending.reset(itemIx);
+    this.trendingTop.update(itemIx, 0);
   }
 
   /** Decayed trending value of an item at nowMs. */
