@@ -7,7 +7,8 @@ import { register as registerServe } from './serve.js';
 import { register as registerTrain } from './train.js';
 import { register as registerModels } from './models.js';
 import { register as registerEval } from './eval.js';
+import { register as registerSearch } from './search.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerModels];
+export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerModels, registerSearch];
