@@ -34,6 +34,10 @@ export class Catalog {
   private tagPoolUsed = 0;
   /** titleKey: [items] FNV-1a hash of the lower-cased, space-collapsed title; 0 when untitled. */
   titleKey = new Uint32Array(1024);
+  /** Catalog ixs sorted by createdAt, newest first (valid up to the pending changes below). */
+  private newest = new Int32Array(0);
+  /** Ixs whose createdAt was set since `newest` was last brought up to date. */
+  private pendingCreated: number[] = [];
   /** Item ixs per creator ix, in arrival order. */
   private readonly byCreator: number[][] = [];
   private catalogCount = 0;
@@ -65,8 +69,10 @@ export class Catalog {
 
   upsert(item: Item): number {
     const ix = this.intern(item.id);
-    if (!(this.flags[ix] & IN_CATALOG)) this.catalogCount++;
+    const isNew = !(this.flags[ix] & IN_CATALOG);
+    if (isNew) this.catalogCount++;
     this.flags[ix] = IN_CATALOG | (item.available ? AVAILABLE : 0);
+    if (isNew || this.createdAtMs[ix] !== item.createdAt) this.pendingCreated.push(ix);
     this.createdAtMs[ix] = item.createdAt;
     this.expiresAtMs[ix] = item.expiresAt ?? Infinity;
     const c = item.creatorId === undefined ? -1 : this.creators.intern(item.creatorId);
@@ -104,6 +110,42 @@ export class Catalog {
       k++;
     }
     this.tagCount[ix] = k;
+  }
+
+  /**
+   * Every ix ever described by `upsert`, newest createdAt first (ties: smaller ix first). Deleted or
+   * unavailable items stay listed (callers filter). Changes since the last call are merged in: O(items +
+   * p log p) for p changed items, nothing when the catalog did not change.
+   */
+  newestFirst(): Int32Array {
+    const pending = this.pendingCreated;
+    if (pending.length === 0) return this.newest;
+    const created = this.createdAtMs;
+    const cmp = (a: number, b: number): number => created[b] - created[a] || a - b;
+    const moved = new Uint8Array(this.ids.size);
+    const fresh: number[] = [];
+    for (const ix of pending) {
+      if (moved[ix]) continue;
+      moved[ix] = 1;
+      fresh.push(ix);
+    }
+    fresh.sort(cmp);
+    const old = this.newest;
+    const out = new Int32Array(old.length + fresh.length);
+    let i = 0;
+    let j = 0;
+    let o = 0;
+    while (i < old.length || j < fresh.length) {
+      if (i < old.length && moved[old[i]]) {
+        i++;
+        continue;
+      }
+      if (j >= fresh.length || (i < old.length && cmp(old[i], fresh[j]) <= 0)) out[o++] = old[i++];
+      else out[o++] = fresh[j++];
+    }
+    this.newest = out.subarray(0, o);
+    this.pendingCreated = [];
+    return this.newest;
   }
 
   /** True when the item carries the tag ix. */

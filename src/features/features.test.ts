@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
 import type { Event } from '../core/schemas.js';
-import { DecayedCounters, OnlineFeatures, TopList, UserHistories, DEFAULT_FEATURES_CONFIG } from './index.js';
+import { Catalog, DecayedCounters, OnlineFeatures, TopList, UserHistories, DEFAULT_FEATURES_CONFIG } from './index.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -112,4 +112,21 @@ test('top list: stays equal to a full sort under random increases; decreases mar
   list.rebuild(500, (ix) => keys[ix], 0);
   assert.equal(list.inexact, false);
   assert.deepEqual(Array.from(list.items.subarray(0, list.count)), expected());
+});
+
+test('catalog newest-first order stays sorted through inserts and createdAt changes', () => {
+  const rng = new Rng(5);
+  const cat = new Catalog();
+  const put = (id: string, createdAt: number): void => {
+    cat.upsert({ id, title: id, text: '', tags: [], attributes: {}, createdAt, available: true });
+  };
+  const check = (): void => {
+    const want = Array.from({ length: cat.size }, (_, i) => i).sort((a, b) => cat.createdAtMs[b] - cat.createdAtMs[a] || a - b);
+    assert.deepEqual([...cat.newestFirst()], want);
+  };
+  for (let round = 0; round < 20; round++) {
+    for (let k = 0; k < 50; k++) put(`x${rng.int(400)}`, T0 + rng.int(1000) * H);
+    check();
+  }
+  assert.equal(cat.newestFirst(), cat.newestFirst(), 'no work without changes');
 });
