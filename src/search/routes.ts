@@ -87,7 +87,7 @@ export function searchRouteSpecs(search: SearchIndex, opts: { store?: Pick<Store
       errors: [400, 401],
       handler: async ({ query }) => {
         const userHistory = query.userId && opts.store ? await recentHistory(opts.store, query.userId) : undefined;
-        const r = search.search({ q: query.q, n: query.n, tags: query.tags, creator: query.creator, userHistory, mode: query.mode });
+        const r = await search.searchAsync({ q: query.q, n: query.n, tags: query.tags, creator: query.creator, userHistory, mode: query.mode });
         return { items: r.itemIds.map((itemId, i) => ({ itemId, score: r.scores[i], source: r.sources[i] })) };
       },
     }),

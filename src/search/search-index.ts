@@ -13,7 +13,7 @@
  * embedding matrix and the ANN graph.
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ConflictError, UnavailableError, ValidationError, formatPath } from '../core/errors.js';
 import { Id, LIMITS } from '../core/schemas.js';
 import { TopK } from '../candidates/topk.js';
 import { CandidateBuffer } from '../candidates/types.js';
@@ -27,6 +27,7 @@ import {
   type TrainConfigInput,
   type TrainReport,
 } from './encoder.js';
+import { itemText, type TextEmbedder } from './external.js';
 import { LogisticBlend, reciprocalRankFusion } from './fusion.js';
 import { LexicalIndex, type LexicalConfigInput } from './lexical.js';
 import { Suggester, type Suggestion } from './suggest.js';
@@ -136,8 +137,12 @@ export class SearchIndex {
   private creatorKeys: (string[] | undefined)[] = [];
   private maxLogPop = 0;
   private ann: AnnIndex | undefined;
-  private readonly qvec: Float32Array;
-  private readonly scratch: Float32Array;
+  private qvec: Float32Array;
+  private scratch: Float32Array;
+  /** An external encoder replacing the content tower (items and queries); undefined = in-project tower. */
+  private external: TextEmbedder | undefined;
+  /** Slots whose external embedding is not computed yet (flushed by the async methods). */
+  private readonly pending = new Set<number>();
   private readonly topk = new TopK(5_000);
 
   constructor(config: SearchConfigInput = {}) {
@@ -152,6 +157,16 @@ export class SearchIndex {
     return this.liveCount;
   }
 
+  /** Dimension of the semantic space (the tower's, or the external encoder's). */
+  get dims(): number {
+    return this.external ? this.external.dims : this.encoder.dims;
+  }
+
+  /** Which encoder produces the semantic side. */
+  get semanticEncoder(): string {
+    return this.external ? this.external.name : 'content-tower';
+  }
+
   ixOf(id: string): number | undefined {
     return this.ixById.get(id);
   }
@@ -161,7 +176,7 @@ export class SearchIndex {
   }
 
   private ensureCapacity(ix: number): void {
-    const d = this.encoder.dims;
+    const d = this.dims;
     if (ix < this.popularity.length) return;
     let cap = Math.max(16, this.popularity.length);
     while (cap <= ix) cap *= 2;
@@ -193,7 +208,7 @@ export class SearchIndex {
   /** Adds or replaces items (validated; the error names the row and field). */
   upsert(rows: readonly SearchItem[]): void {
     const parsed = rows.map((r, i) => parseWith(SearchItemSchema, r, `items[${i}]`));
-    const d = this.encoder.dims;
+    const d = this.dims;
     const newIxs: number[] = [];
     for (const it of parsed) {
       let ix = this.ixById.get(it.id);
@@ -207,7 +222,12 @@ export class SearchIndex {
       this.ensureCapacity(ix);
       this.items[ix] = it;
       this.lexical.add(ix, { title: it.title, text: it.text, tags: it.tags, creator: it.creator });
-      this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
+      if (this.external) {
+        this.emb.fill(0, ix * d, ix * d + d);
+        this.pending.add(ix);
+      } else {
+        this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
+      }
       this.popularity[ix] = it.popularity;
       this.lexical.setPrior(ix, Math.log1p(it.popularity));
       this.maxLogPop = Math.max(this.maxLogPop, Math.log1p(it.popularity));
@@ -217,7 +237,7 @@ export class SearchIndex {
       this.suggestRefs(it, true);
       newIxs.push(ix);
     }
-    if (this.ann && newIxs.length > 0) {
+    if (this.ann && newIxs.length > 0 && !this.external) {
       const ixs = Int32Array.from(newIxs);
       const vecs = new Float32Array(ixs.length * d);
       for (let i = 0; i < ixs.length; i++) vecs.set(this.emb.subarray(ixs[i] * d, ixs[i] * d + d), i * d);
@@ -239,6 +259,7 @@ export class SearchIndex {
       this.creatorKeys[ix] = undefined;
       this.available[ix] = 0;
       this.ixById.delete(id);
+      this.pending.delete(ix);
       this.free.push(ix);
       this.liveCount--;
       gone.push(ix);
@@ -281,7 +302,8 @@ export class SearchIndex {
 
   /** Re-embeds every item with the current encoder and rebuilds the ANN graph if one is in use. */
   reembed(): void {
-    const d = this.encoder.dims;
+    if (this.external) throw new ConflictError('an external encoder is attached; its embeddings are not re-computed here');
+    const d = this.dims;
     for (let ix = 0; ix < this.items.length; ix++) {
       const it = this.items[ix];
       if (it) this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
@@ -294,6 +316,7 @@ export class SearchIndex {
    * co-consumption (`sequences` of item ids per user, oldest first) and self pairs. Re-embeds items.
    */
   trainContent(sequences: readonly (readonly string[])[], opts: { train?: TrainConfigInput; window?: number; maxPairs?: number; seed?: number } = {}): TrainReport {
+    if (this.external) throw new ConflictError('an external encoder is attached; the content tower is not used', [{ path: 'encoder', message: this.external.name }]);
     const { ixs, docs } = this.liveSlots();
     const local = new Map<number, number>();
     ixs.forEach((ix, i) => local.set(ix, i));
@@ -313,6 +336,56 @@ export class SearchIndex {
     const report = trainEncoder(this.encoder, docs, pairs, opts.train);
     this.reembed();
     return report;
+  }
+
+  /**
+   * Switches the semantic side to an external encoder (issue 8 item 3): every item is embedded by it
+   * now (bounded batches), later upserts are embedded by the async methods (`upsertAsync`,
+   * `searchAsync`, `flushEmbeddings`). The lexical side and the blend features are unchanged.
+   */
+  async attachExternalEncoder(embedder: TextEmbedder): Promise<void> {
+    const { ixs, docs } = this.liveSlots();
+    const vecs = await embedder.embedBatch(docs.map(itemText));
+    const d = embedder.dims;
+    if (ixs.length > 0 && (d < 1 || vecs.length !== ixs.length * d)) {
+      throw new UnavailableError(`external encoder returned ${vecs.length} values for ${ixs.length} items`);
+    }
+    const dims = d > 0 ? d : 1;
+    const emb = new Float32Array(this.popularity.length * dims);
+    ixs.forEach((ix, i) => emb.set(vecs.subarray(i * dims, i * dims + dims), ix * dims));
+    this.external = embedder;
+    this.emb = emb;
+    this.qvec = new Float32Array(dims);
+    this.scratch = new Float32Array(dims);
+    this.pending.clear();
+    this.ann = undefined;
+  }
+
+  /** Embeds items upserted since the last flush with the external encoder (no-op for the tower). */
+  async flushEmbeddings(): Promise<void> {
+    if (!this.external || this.pending.size === 0) return;
+    const ixs = [...this.pending];
+    const vecs = await this.external.embedBatch(ixs.map((ix) => itemText(SearchIndex.fields(this.items[ix]!))));
+    const d = this.dims;
+    if (vecs.length !== ixs.length * d) throw new UnavailableError(`external encoder returned ${vecs.length} values for ${ixs.length} items`);
+    const live: number[] = [];
+    ixs.forEach((ix, i) => {
+      if (!this.items[ix] || !this.pending.has(ix)) return;
+      this.emb.set(vecs.subarray(i * d, i * d + d), ix * d);
+      this.pending.delete(ix);
+      live.push(ix);
+    });
+    if (this.ann && live.length > 0) {
+      const v = new Float32Array(live.length * d);
+      live.forEach((ix, i) => v.set(this.emb.subarray(ix * d, ix * d + d), i * d));
+      this.ann.add(Int32Array.from(live), v);
+    }
+  }
+
+  /** upsert + embedding with the external encoder when one is attached. */
+  async upsertAsync(rows: readonly SearchItem[]): Promise<void> {
+    this.upsert(rows);
+    await this.flushEmbeddings();
   }
 
   /** Replaces the learned blend (e.g. loaded from an artifact). */
@@ -345,7 +418,7 @@ export class SearchIndex {
   private ensureAnn(): AnnIndex | undefined {
     if (this.liveCount <= this.config.annThreshold) return undefined;
     if (this.ann) return this.ann;
-    const d = this.encoder.dims;
+    const d = this.dims;
     const ann = new AnnIndex({ dims: d, metric: 'ip' });
     const ixs: number[] = [];
     this.items.forEach((it, ix) => {
@@ -365,7 +438,7 @@ export class SearchIndex {
 
   /** Exact inner-product top-k over live, allowed slots. */
   private exactSemantic(q: Float32Array, k: number, filter: (ix: number) => boolean): CandidateBuffer {
-    const d = this.encoder.dims;
+    const d = this.dims;
     const heap = this.topk;
     heap.reset(Math.min(k, this.topk.capacity));
     const emb = this.emb;
@@ -404,10 +477,13 @@ export class SearchIndex {
   }
 
   /** Retrieval + features for one query (no personalisation); used by search and by blend fitting. */
-  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false, n = 10): Candidates {
+  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false, n = 10, queryEmbedded = false): Candidates {
     const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
     const lex = this.lexical.search(q, L, filter);
-    this.encoder.embed({ title: q }, this.qvec);
+    if (!queryEmbedded) {
+      if (this.external) throw new UnavailableError('an external encoder is attached: use searchAsync');
+      this.encoder.embed({ title: q }, this.qvec);
+    }
     let qEmpty = true;
     for (let j = 0; j < this.qvec.length; j++) if (this.qvec[j] !== 0) qEmpty = false;
     const sem = qEmpty ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n));
@@ -432,7 +508,7 @@ export class SearchIndex {
       lexRank[i] = r + 1;
     }
     for (let r = 0; r < sem.count; r++) semRank[pos.get(sem.items[r])!] = r + 1;
-    const d = this.encoder.dims;
+    const d = this.dims;
     const logMax = this.maxLogPop > 0 ? this.maxLogPop : 1;
     for (let i = 0; i < count; i++) {
       const o = ixs[i] * d;
@@ -471,7 +547,7 @@ export class SearchIndex {
     const recent = history.slice(-HISTORY_LIMIT);
     const tagCount = new Map<string, number>();
     const creatorCount = new Map<string, number>();
-    const d = this.encoder.dims;
+    const d = this.dims;
     const mean = new Float32Array(d);
     let n = 0;
     for (const id of recent) {
@@ -503,12 +579,26 @@ export class SearchIndex {
     return out;
   }
 
-  /** Searches: filtered, fused, optionally personalised. */
+  /** Searches: filtered, fused, optionally personalised (in-project tower; see searchAsync). */
   search(query: SearchQuery): SearchResult {
+    return this.searchParsed(parseWith(SearchQuerySchema, query, ''), false);
+  }
+
+  /** search() for either encoder: with an external one the query is embedded over HTTP first. */
+  async searchAsync(query: SearchQuery): Promise<SearchResult> {
     const p = parseWith(SearchQuerySchema, query, '');
+    if (!this.external) return this.searchParsed(p, false);
+    await this.flushEmbeddings();
+    const v = await this.external.embedBatch([p.q]);
+    if (v.length !== this.qvec.length) throw new UnavailableError(`external encoder returned ${v.length} dimensions, expected ${this.qvec.length}`);
+    this.qvec.set(v);
+    return this.searchParsed(p, true);
+  }
+
+  private searchParsed(p: z.output<typeof SearchQuerySchema>, queryEmbedded: boolean): SearchResult {
     const filtered = p.tags !== undefined || p.creator !== undefined;
     const filter = this.makeFilter(p.tags, p.creator);
-    const c = this.candidates(p.q, filter, filtered, p.n);
+    const c = this.candidates(p.q, filter, filtered, p.n, queryEmbedded);
     const scores = new Float64Array(c.count);
     for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
     if (p.userHistory && p.userHistory.length > 0 && this.config.personalWeight > 0) {
@@ -577,14 +667,14 @@ export class SearchIndex {
     if (!Number.isInteger(n) || n < 1 || n > 5_000) {
       throw new ValidationError('n must be an integer in 1..5000', [{ path: 'n', message: `got ${n}` }]);
     }
-    const d = this.encoder.dims;
+    const d = this.dims;
     this.qvec.fill(0);
     const seeds = new Set<number>();
     for (const id of seedIds.slice(-HISTORY_LIMIT)) {
       const ix = this.ixById.get(id);
       if (ix === undefined) continue;
       seeds.add(ix);
-      if (opts.contentOnly) {
+      if (opts.contentOnly && !this.external) {
         // The seeds' text side only (no learned id offset): the same space a cold item lives in.
         const { key: _key, ...fields } = SearchIndex.fields(this.items[ix]!);
         this.encoder.embed(fields, this.scratch);
