@@ -172,3 +172,21 @@ test('cold start: a just-ingested item with content only is a content neighbour 
   assert.deepEqual(onlyNew.itemIds, ['new']);
   assert.deepEqual(idx.contentNeighbours(['unknown'], 3).itemIds, []);
 });
+
+test('search-click feedback lifts the clicked item for that query only, from events too', () => {
+  const idx = smallCatalog();
+  const before = idx.search({ q: 'blue', n: 3, mode: 'rrf' }).itemIds;
+  const target = before[before.length - 1];
+  assert.notEqual(before[0], target);
+  const n = idx.onEvents([
+    { type: 'search-click', itemId: target, context: { q: 'Blue ' } },
+    { type: 'search-click', itemId: target, context: { query: 'blue' } },
+    { type: 'play', itemId: 'a', context: { q: 'blue' } },
+    { type: 'search-click', itemId: 'a' },
+  ]);
+  assert.equal(n, 2);
+  assert.equal(idx.search({ q: 'blue', n: 3, mode: 'rrf' }).itemIds[0], target);
+  assert.equal(idx.search({ q: 'blue', n: 3, mode: 'lexical' }).itemIds[0], before[0]); // pure modes unaffected
+  assert.deepEqual(idx.search({ q: 'blue train', n: 1 }).itemIds, ['a']); // another query is unaffected
+  assert.throws(() => idx.recordClick('blue', 'a', -1), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'weight');
+});

@@ -31,7 +31,7 @@ import { itemText, type TextEmbedder } from './external.js';
 import { LogisticBlend, reciprocalRankFusion } from './fusion.js';
 import { LexicalIndex, type LexicalConfigInput } from './lexical.js';
 import { Suggester, type Suggestion } from './suggest.js';
-import { fold } from './text.js';
+import { fold, tokenize } from './text.js';
 import { Rng } from '../core/rng.js';
 
 export const SearchItemSchema = z.strictObject({
@@ -84,6 +84,14 @@ export const SearchConfigSchema = z.strictObject({
   annThreshold: z.number().int().min(0).default(20_000),
   /** Weight of the personal affinity added to the fused score (0 disables personalisation). */
   personalWeight: z.number().min(0).max(10).default(0.3),
+  /**
+   * Weight of search-click feedback in rrf/hybrid modes: a candidate clicked before for the same
+   * (normalised) query gains clickWeight · spread · log(1 + clicks) / log(1 + most clicks for it).
+   */
+  clickWeight: z.number().min(0).max(10).default(0.5),
+  /** Bounds on the click memory: distinct queries (oldest forgotten first) and items per query. */
+  maxClickQueries: z.number().int().min(1).max(10_000_000).default(100_000),
+  maxClicksPerQuery: z.number().int().min(1).max(10_000).default(200),
 });
 export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
@@ -143,6 +151,8 @@ export class SearchIndex {
   private external: TextEmbedder | undefined;
   /** Slots whose external embedding is not computed yet (flushed by the async methods). */
   private readonly pending = new Set<number>();
+  /** Search-click memory: normalised query → item id → click weight. */
+  private readonly clicks = new Map<string, Map<string, number>>();
   private readonly topk = new TopK(5_000);
 
   constructor(config: SearchConfigInput = {}) {
@@ -595,23 +605,78 @@ export class SearchIndex {
     return this.searchParsed(p, true);
   }
 
+  /**
+   * Records that a user clicked `itemId` in the results of `q` (a search-click event): later searches
+   * for the same normalised query rank it higher in rrf/hybrid modes. Bounded memory.
+   */
+  recordClick(q: string, itemId: string, weight = 1): void {
+    if (!(weight > 0) || !Number.isFinite(weight)) {
+      throw new ValidationError('click weight must be a finite number > 0', [{ path: 'weight', message: `got ${weight}` }]);
+    }
+    const key = tokenize(q).join(' ');
+    if (!key) return;
+    let m = this.clicks.get(key);
+    if (!m) {
+      if (this.clicks.size >= this.config.maxClickQueries) this.clicks.delete(this.clicks.keys().next().value!);
+      this.clicks.set(key, (m = new Map()));
+    } else {
+      // Refresh recency (Map order is insertion order).
+      this.clicks.delete(key);
+      this.clicks.set(key, m);
+    }
+    if (!m.has(itemId) && m.size >= this.config.maxClicksPerQuery) {
+      let minId = '';
+      let min = Infinity;
+      for (const [id, c] of m) if (c < min) [min, minId] = [c, id];
+      m.delete(minId);
+    }
+    m.set(itemId, (m.get(itemId) ?? 0) + weight);
+  }
+
+  /** Feeds search-click events (type `search-click` with the query in `context.q` or `context.query`). */
+  onEvents(events: readonly { type: string; itemId: string; context?: Record<string, unknown> }[]): number {
+    let n = 0;
+    for (const e of events) {
+      if (e.type !== 'search-click') continue;
+      const q = e.context?.q ?? e.context?.query;
+      if (typeof q !== 'string') continue;
+      this.recordClick(q, e.itemId);
+      n++;
+    }
+    return n;
+  }
+
+  /** Range of the finite scores (so additive boosts mean the same in every mode). */
+  private static spread(scores: Float64Array): number {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < scores.length; i++) {
+      if (scores[i] === -Infinity) continue;
+      lo = Math.min(lo, scores[i]);
+      hi = Math.max(hi, scores[i]);
+    }
+    return hi > lo ? hi - lo : 1;
+  }
+
   private searchParsed(p: z.output<typeof SearchQuerySchema>, queryEmbedded: boolean): SearchResult {
     const filtered = p.tags !== undefined || p.creator !== undefined;
     const filter = this.makeFilter(p.tags, p.creator);
     const c = this.candidates(p.q, filter, filtered, p.n, queryEmbedded);
     const scores = new Float64Array(c.count);
     for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
+    const spread = SearchIndex.spread(scores);
+    const clicked = p.mode === 'rrf' || p.mode === 'hybrid' ? this.clicks.get(tokenize(p.q).join(' ')) : undefined;
+    if (clicked && this.config.clickWeight > 0) {
+      let most = 0;
+      for (const v of clicked.values()) most = Math.max(most, v);
+      const norm = Math.log1p(most);
+      for (let i = 0; i < c.count; i++) {
+        const k = clicked.get(this.items[c.ixs[i]]!.id);
+        if (k !== undefined && scores[i] !== -Infinity) scores[i] += (this.config.clickWeight * spread * Math.log1p(k)) / norm;
+      }
+    }
     if (p.userHistory && p.userHistory.length > 0 && this.config.personalWeight > 0) {
       const aff = this.affinity(p.userHistory, c);
-      // Scale the affinity to the spread of the base scores so the weight means the same in every mode.
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = 0; i < c.count; i++) {
-        if (scores[i] === -Infinity) continue;
-        lo = Math.min(lo, scores[i]);
-        hi = Math.max(hi, scores[i]);
-      }
-      const spread = hi > lo ? hi - lo : 1;
       for (let i = 0; i < c.count; i++) scores[i] += this.config.personalWeight * spread * aff[i];
     }
     const order = Array.from({ length: c.count }, (_, i) => i)
