@@ -123,6 +123,8 @@ export class CooccurrenceIndex {
   private rows: (SparseRow | undefined)[] = [];
   /** occurrences: [items] n_i, the number of occurrences of each item. */
   private occurrences = new Float32Array(1024);
+  /** invNormA: [items] 1 / n_j^α, kept current in observe so that scoring needs no Math.pow per neighbour. */
+  private invNormA = new Float32Array(1024);
   pairs = 0;
 
   constructor(readonly config: CoocConfig) {
@@ -134,7 +136,9 @@ export class CooccurrenceIndex {
   /** Records one occurrence of item i together with the distinct items window[0..count). */
   observe(itemIx: number, window: Int32Array, count: number): void {
     this.occurrences = ensureLength(this.occurrences, itemIx + 1);
-    this.occurrences[itemIx] += 1;
+    this.invNormA = ensureLength(this.invNormA, itemIx + 1);
+    const n = (this.occurrences[itemIx] += 1);
+    this.invNormA[itemIx] = 1 / Math.pow(n, this.config.alpha);
     for (let k = 0; k < count; k++) {
       const j = window[k];
       if (j === itemIx) continue;
@@ -156,6 +160,11 @@ export class CooccurrenceIndex {
     row.keepBest(Math.max(1, this.config.maxNeighbours >> 1));
   }
 
+  /** Bound on every item ix the index holds (rows and neighbours). */
+  get size(): number {
+    return Math.max(this.occurrences.length, this.rows.length);
+  }
+
   occurrencesOf(itemIx: number): number {
     return itemIx < this.occurrences.length ? this.occurrences[itemIx] : 0;
   }
@@ -170,6 +179,31 @@ export class CooccurrenceIndex {
     if (c < this.config.minSupport) return 0;
     const a = this.config.alpha;
     return c / (Math.pow(this.occurrencesOf(i), 1 - a) * Math.pow(this.occurrencesOf(j), a));
+  }
+
+  /**
+   * acc[j] += w · sim(i, j) for every supported neighbour j of i, appending each j whose acc was 0 to
+   * touched (from touchedCount). acc and touched must hold every item ix. Returns the new touched count.
+   * The hot loop of item-based scoring: no callback, no Math.pow.
+   */
+  accumulate(i: number, w: number, acc: Float64Array, touched: Int32Array, touchedCount: number): number {
+    const row = this.rows[i];
+    if (!row) return touchedCount;
+    const minSupport = this.config.minSupport;
+    const scale = w / Math.pow(this.occurrencesOf(i), 1 - this.config.alpha);
+    const inv = this.invNormA;
+    const keys = row.keys;
+    const vals = row.vals;
+    let t = touchedCount;
+    for (let s = 0; s < keys.length; s++) {
+      const j = keys[s];
+      if (j === EMPTY) continue;
+      const c = vals[s];
+      if (c < minSupport) continue;
+      if (acc[j] === 0) touched[t++] = j;
+      acc[j] += scale * c * inv[j];
+    }
+    return t;
   }
 
   /** Calls visit(j, sim) for every supported neighbour of i. */
@@ -214,17 +248,12 @@ export class CoocSource implements CandidateSource {
 
   candidates(ctx: CandidateContext, n: number, out: CandidateBuffer): void {
     this.touchedCount = 0;
+    this.acc = ensureLength(this.acc, this.index.size);
+    this.touched = ensureLength(this.touched, this.acc.length);
     for (let s = 0; s < ctx.seedCount; s++) {
       const w = ctx.seedWeights[s];
       if (!(w > 0)) continue;
-      this.index.forEachNeighbour(ctx.seedItems[s], (j, sim) => {
-        this.acc = ensureLength(this.acc, j + 1);
-        if (this.acc[j] === 0) {
-          this.touched = ensureLength(this.touched, this.touchedCount + 1);
-          this.touched[this.touchedCount++] = j;
-        }
-        this.acc[j] += w * sim;
-      });
+      this.touchedCount = this.index.accumulate(ctx.seedItems[s], w, this.acc, this.touched, this.touchedCount);
     }
     const top = this.top;
     top.reset(Math.min(n, out.capacity));

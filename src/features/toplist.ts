@@ -92,17 +92,71 @@ export class TopList {
     this.posOf[ix] = p;
   }
 
-  /** Rebuilds the list from scratch: key(ix) for ix in [0, size). O(size · log capacity) worst case. */
+  /**
+   * Rebuilds the list from scratch from key(ix), ix in [0, size): a bounded min-heap keeps the best
+   * `capacity` (O(size · log capacity)), then the heap is emptied worst-first into sorted order.
+   */
   rebuild(size: number, key: (ix: number) => number, nowMs: number): void {
     for (let k = 0; k < this.count; k++) this.posOf[this.items[k]] = -1;
-    this.count = 0;
+    if (size > this.posOf.length) this.posOf = ensureLength(this.posOf, size, -1);
+    const hi = this.items; // used as the heap: hi[0]/hk[0] is the worst kept entry
+    const hk = this.keys;
+    let n = 0;
+    const worse = (a: number, ia: number, b: number, ib: number): boolean => this.before(b, ib, a, ia);
     for (let ix = 0; ix < size; ix++) {
       const g = key(ix);
       if (g <= 0) continue;
-      if (this.count === this.capacity && !this.before(g, ix, this.keys[this.count - 1], this.items[this.count - 1])) continue;
-      this.update(ix, g);
+      let p: number;
+      if (n < this.capacity) {
+        p = n++;
+        while (p > 0) {
+          const q = (p - 1) >> 1;
+          if (!worse(g, ix, hk[q], hi[q])) break;
+          hi[p] = hi[q];
+          hk[p] = hk[q];
+          p = q;
+        }
+      } else {
+        if (!this.before(g, ix, hk[0], hi[0])) continue;
+        p = this.siftRootDown(n, g, ix);
+      }
+      hi[p] = ix;
+      hk[p] = g;
     }
+    // Pop worst-first into the back of the arrays: the root moves to position n-1, n-2, ...
+    for (let last = n - 1; last > 0; last--) {
+      const rootIx = hi[0];
+      const rootKey = hk[0];
+      const ix = hi[last];
+      const g = hk[last];
+      const p = this.siftRootDown(last, g, ix);
+      hi[p] = ix;
+      hk[p] = g;
+      hi[last] = rootIx;
+      hk[last] = rootKey;
+    }
+    this.count = n;
+    for (let k = 0; k < n; k++) this.posOf[hi[k]] = k;
     this.inexact = false;
     this.lastRebuildMs = nowMs;
+  }
+
+  /** Sifts a hole from the root of the heap items/keys[0..n) down to where (g, ix) belongs; returns it. */
+  private siftRootDown(n: number, g: number, ix: number): number {
+    const hi = this.items;
+    const hk = this.keys;
+    let p = 0;
+    while (true) {
+      const l = 2 * p + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      // The child that ranks worse (the min-heap's smaller child).
+      const c = r < n && this.before(hk[l], hi[l], hk[r], hi[r]) ? r : l;
+      if (!this.before(g, ix, hk[c], hi[c])) break;
+      hi[p] = hi[c];
+      hk[p] = hk[c];
+      p = c;
+    }
+    return p;
   }
 }

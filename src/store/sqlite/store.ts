@@ -25,6 +25,9 @@ import type {
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 /** Bounds on pages read in one call. */
+/** Impression write batching (see recordImpression). */
+const IMPRESSION_FLUSH_MS = 50;
+const IMPRESSION_QUEUE_MAX = 1_000;
 const SCAN_LIMITS = { defaultBatch: 1_000, maxBatch: 10_000, maxItemsPage: 10_000, maxUserEvents: 10_000 } as const;
 
 interface ItemRow {
@@ -111,6 +114,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
+  private impressionQueue: Impression[] = [];
+  private impressionTimer: NodeJS.Timeout | undefined;
 
   /** Opens (creating if absent) the database at `path` (or ':memory:'). Call `migrate()` before use. */
   constructor(readonly path: string) {
@@ -148,7 +153,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.flushImpressions();
+      this.db.close();
+    }
   }
 
   private prepare() {
@@ -326,22 +334,51 @@ export class SqliteStore implements Store {
   // --- impressions & meta ------------------------------------------------------------------------
 
   /** Impressions are immutable log entries: a second record with the same requestId is ignored. */
+  /**
+   * Impressions are written once per recommendation, so one transaction each would make the commit the
+   * largest cost of a request. They are queued and written together in one transaction at most
+   * IMPRESSION_FLUSH_MS later (or at once when IMPRESSION_QUEUE_MAX are waiting); reads and close flush
+   * first, so getImpression always sees every recorded impression. A crash may lose the last ≤ 50 ms.
+   */
   async recordImpression(imp: Impression): Promise<void> {
-    this.s.insertImpression.run(
-      imp.requestId,
-      imp.userId,
-      imp.surface,
-      imp.timestamp,
-      imp.variant ?? null,
-      JSON.stringify(imp.itemIds),
-      JSON.stringify(imp.positions),
-      JSON.stringify(imp.scores),
-      imp.propensities === undefined ? null : JSON.stringify(imp.propensities),
-      JSON.stringify(imp.modelVersions),
-    );
+    this.impressionQueue.push(imp);
+    if (this.impressionQueue.length >= IMPRESSION_QUEUE_MAX) this.flushImpressions();
+    else if (this.impressionTimer === undefined) {
+      this.impressionTimer = setTimeout(() => this.flushImpressions(), IMPRESSION_FLUSH_MS);
+      this.impressionTimer.unref();
+    }
+  }
+
+  /** Writes the queued impressions in one transaction. */
+  flushImpressions(): void {
+    if (this.impressionTimer !== undefined) {
+      clearTimeout(this.impressionTimer);
+      this.impressionTimer = undefined;
+    }
+    const batch = this.impressionQueue;
+    if (batch.length === 0 || !this.db.open) return;
+    this.impressionQueue = [];
+    const stmt = this.s.insertImpression;
+    this.db.transaction(() => {
+      for (const imp of batch) {
+        stmt.run(
+          imp.requestId,
+          imp.userId,
+          imp.surface,
+          imp.timestamp,
+          imp.variant ?? null,
+          JSON.stringify(imp.itemIds),
+          JSON.stringify(imp.positions),
+          JSON.stringify(imp.scores),
+          imp.propensities === undefined ? null : JSON.stringify(imp.propensities),
+          JSON.stringify(imp.modelVersions),
+        );
+      }
+    })();
   }
 
   async getImpression(requestId: string): Promise<Impression | undefined> {
+    this.flushImpressions();
     const r = this.s.getImpression.get(requestId) as ImpressionRow | undefined;
     if (!r) return undefined;
     const imp: Impression = {
