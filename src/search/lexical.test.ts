@@ -109,3 +109,33 @@ test('filters apply during selection and bad input names the field', () => {
   assert.throws(() => idx.search('night', 0), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'n');
   assert.throws(() => new LexicalIndex({ k1: -1 }), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'lexical.k1');
 });
+
+test('scores equal a naive BM25F computation (cached field weights stay exact as the corpus grows)', () => {
+  const docs = [
+    { title: 'red fox', text: 'the quick red fox jumps', tags: ['animal'] },
+    { title: 'blue whale', text: 'the red sea is not blue', tags: ['animal', 'sea'] },
+    { title: 'red red red', text: '', tags: [] },
+  ];
+  const idx = new LexicalIndex({ priorWeight: 0 });
+  docs.forEach((d, i) => idx.add(i, d));
+  idx.add(3, { title: 'late arrival', text: 'a much longer text that shifts the average text length by a lot of words here', tags: [] });
+  const boosts = [3, 1, 2, 2];
+  const b = [0.6, 0.75, 0.3, 0.3];
+  const all = [...docs, { title: 'late arrival', text: 'a much longer text that shifts the average text length by a lot of words here', tags: [] as string[] }];
+  const fieldsOf = (d: (typeof all)[number]) => [d.title.split(' ').filter(Boolean), d.text.split(' ').filter(Boolean), d.tags, [] as string[]];
+  const avg = [0, 1, 2, 3].map((f) => all.reduce((s, d) => s + fieldsOf(d)[f].length, 0) / all.length || 1);
+  const df = all.filter((d) => fieldsOf(d).some((f) => f.includes('red'))).length;
+  const idf = Math.log(1 + (all.length - df + 0.5) / (df + 0.5));
+  const naive = all.map((d) => {
+    const fs = fieldsOf(d);
+    let tfw = 0;
+    for (let f = 0; f < 4; f++) {
+      const tf = fs[f].filter((t) => t === 'red').length;
+      if (tf) tfw += (boosts[f] * tf) / (1 - b[f] + (b[f] * fs[f].length) / avg[f]);
+    }
+    return tfw > 0 ? (idf * tfw) / (1.2 + tfw) : 0;
+  });
+  const r = idx.search('red ', 10);
+  for (let i = 0; i < r.count; i++) assert.ok(Math.abs(r.scores[i] - naive[r.ixs[i]]) < 1e-5, `doc ${r.ixs[i]}: ${r.scores[i]} vs ${naive[r.ixs[i]]}`);
+  assert.equal(r.count, 3);
+});

@@ -235,6 +235,13 @@ export class LexicalIndex {
   /** Distinct term ixs of each live document (for removal and df bookkeeping). */
   private docTerms: (Int32Array | undefined)[] = [];
   private readonly fieldLenSum = new Float64Array(NF);
+  /**
+   * fieldWeight: [capacity, NF] cached boost_f / (1 − b_f + b_f · len_f / avgLen_f), so the hot loop
+   * multiplies instead of dividing. Valid for the average lengths in `cachedAvg`; rebuilt (O(N)) when
+   * an average drifts by more than 1%.
+   */
+  private fieldWeight = new Float32Array(0);
+  private readonly cachedAvg = new Float64Array(NF);
   /** prior: [capacity] query-independent document prior (≥ 0); maxPrior its running maximum. */
   private prior = new Float32Array(0);
   private maxPrior = 0;
@@ -290,6 +297,7 @@ export class LexicalIndex {
     this.docGen = grow(this.docGen, cap, (m) => new Uint32Array(m));
     this.fieldLen = grow(this.fieldLen, cap * NF, (m) => new Float32Array(m));
     this.prior = grow(this.prior, cap, (m) => new Float32Array(m));
+    this.fieldWeight = grow(this.fieldWeight, cap * NF, (m) => new Float32Array(m));
     this.acc = new Float32Array(cap);
     this.best = new Float32Array(cap);
     this.matched = new Uint8Array(cap);
@@ -358,6 +366,27 @@ export class LexicalIndex {
     this.docTerms[ix] = distinct;
     this.live[ix] = 1;
     this.liveCount++;
+    this.setFieldWeights(ix);
+  }
+
+  private setFieldWeights(ix: number): void {
+    for (let f = 0; f < NF; f++) {
+      const avg = this.cachedAvg[f] > 0 ? this.cachedAvg[f] : 1;
+      this.fieldWeight[ix * NF + f] = this.boost[f] / (1 - this.bField[f] + (this.bField[f] * this.fieldLen[ix * NF + f]) / avg);
+    }
+  }
+
+  /** Re-derives the cached per-document field weights when an average field length moved > 1%. */
+  private refreshFieldWeights(): void {
+    const N = this.liveCount;
+    let stale = false;
+    for (let f = 0; f < NF; f++) {
+      const avg = this.fieldLenSum[f] > 0 ? this.fieldLenSum[f] / N : 1;
+      if (Math.abs(avg - this.cachedAvg[f]) > 0.01 * avg) stale = true;
+    }
+    if (!stale) return;
+    for (let f = 0; f < NF; f++) this.cachedAvg[f] = this.fieldLenSum[f] > 0 ? this.fieldLenSum[f] / N : 1;
+    for (let ix = 0; ix < this.capacity; ix++) if (this.live[ix] === 1) this.setFieldWeights(ix);
   }
 
   /** Sets the query-independent prior of slot `ix` (any finite value ≥ 0, e.g. log popularity). */
@@ -508,18 +537,15 @@ export class LexicalIndex {
     if (tokens.length === 0 || this.liveCount === 0) return empty;
 
     const N = this.liveCount;
-    const avg = new Float64Array(NF);
-    for (let f = 0; f < NF; f++) avg[f] = this.fieldLenSum[f] > 0 ? this.fieldLenSum[f] / N : 1;
+    this.refreshFieldWeights();
+    const fw = this.fieldWeight;
     const { k1 } = this.config;
-    const boost = this.boost;
-    const bF = this.bField;
     const acc = this.acc;
     const best = this.best;
     const matched = this.matched;
     const touched = this.touched;
     const tokTouched = this.tokTouched;
     const docGen = this.docGen;
-    const fieldLen = this.fieldLen;
     let nTouched = 0;
 
     for (let ti = 0; ti < tokens.length; ti++) {
@@ -544,7 +570,7 @@ export class LexicalIndex {
           for (let f = 0; f < NF; f++) {
             const tf = tfs[k * NF + f];
             if (tf === 0) continue;
-            tfw += (boost[f] * tf) / (1 - bF[f] + (bF[f] * fieldLen[o + f]) / avg[f]);
+            tfw += tf * fw[o + f];
           }
           const s = (w * tfw) / (k1 + tfw);
           if (best[ix] === 0) tokTouched[nTok++] = ix;
