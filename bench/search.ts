@@ -23,7 +23,7 @@
  *      its events, HNSW built; 1,000 queries mixing typo'd titles, tag + mood words, and half-typed
  *      prefixes; wall time of `search()` per query, single-threaded, p50/p99 per mode, and `suggest()`.
  *
- *   tastemaker bench search --json [--data ../shared/data] [--sets typo,lastfm,ml,latency,coldstart] [--seed 1]
+ *   tastemaker bench search --json [--data ../shared/data] [--sets typo,lastfm,ml,latency,coldstart,options] [--seed 1]
  *     [--steps 1500] [--latency-items 100000] [--latency-queries 1000]
  */
 import { readFile } from 'node:fs/promises';
@@ -34,7 +34,7 @@ import { Rng, hash32 } from '../src/core/rng.js';
 import { generateSynthetic } from '../src/core/synth.js';
 import { eachTsvRow, readDataset } from '../src/ingest/datasets.js';
 import type { InteractionDataset } from '../src/core/dataset.js';
-import { BLEND_FEATURES, SearchIndex, type SearchItem, type SearchMode } from '../src/search/index.js';
+import { BLEND_FEATURES, LexicalIndex, SearchIndex, type SearchItem, type SearchMode } from '../src/search/index.js';
 
 const MODES: SearchMode[] = ['lexical', 'semantic', 'rrf', 'hybrid'];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -441,12 +441,95 @@ async function coldStartSet(ds: InteractionDataset, rows: SearchItem[], seed: nu
   };
 }
 
+/**
+ * (f) options — why the lexical index is our own: the same typo'd ML-1M titles and 100k-item latency
+ * queries against SQLite FTS5 (better-sqlite3; unicode61 tokenizer with diacritic removal, each word
+ * as a prefix query OR'ed, bm25 with the same field weights) and, when it is installed
+ * (`npm install --no-save minisearch`), minisearch (fuzzy 0.2, prefix, same boosts) next to ours.
+ */
+async function optionsSet(dir: string, seed: number, numItems: number): Promise<Record<string, unknown>> {
+  const { default: Database } = await import('better-sqlite3');
+  type Engine = { name: string; build(docs: { id: string; title: string; text: string; tags: string }[]): void; search(q: string, k: number): string[] };
+  const fts = (): Engine => {
+    const db = new Database(':memory:');
+    db.exec(`CREATE VIRTUAL TABLE d USING fts5(id UNINDEXED, title, text, tags, tokenize='unicode61 remove_diacritics 2')`);
+    const sel = db.prepare(`SELECT id FROM d WHERE d MATCH ? ORDER BY bm25(d, 0, 3, 1, 2) LIMIT ?`);
+    return {
+      name: 'sqlite-fts5',
+      build(docs) {
+        const ins = db.prepare('INSERT INTO d(id, title, text, tags) VALUES (?, ?, ?, ?)');
+        db.transaction(() => docs.forEach((d) => ins.run(d.id, d.title, d.text, d.tags)))();
+      },
+      search(q, k) {
+        const toks = q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+        if (toks.length === 0) return [];
+        return (sel.all(toks.map((t) => `"${t}"*`).join(' OR '), k) as { id: string }[]).map((r) => r.id);
+      },
+    };
+  };
+  const ours = (): Engine => {
+    const idx = new LexicalIndex();
+    const ids: string[] = [];
+    return {
+      name: 'tastemaker-lexical',
+      build: (docs) =>
+        docs.forEach((d) => {
+          idx.add(ids.length, { title: d.title, text: d.text, tags: d.tags ? d.tags.split(' ') : [] });
+          ids.push(d.id);
+        }),
+      search: (q, k) => Array.from(idx.search(q, k).ixs, (ix) => ids[ix]),
+    };
+  };
+  const engines: (() => Engine)[] = [fts, ours];
+  try {
+    const mod = (await import('minisearch' as string)) as { default: new (o: unknown) => { addAll(d: unknown[]): void; search(q: string): { id: string }[] } };
+    engines.push(() => {
+      const ms = new mod.default({ fields: ['title', 'text', 'tags'], storeFields: [], searchOptions: { boost: { title: 3, tags: 2 }, fuzzy: 0.2, prefix: true } });
+      return { name: 'minisearch', build: (docs) => ms.addAll(docs), search: (q, k) => ms.search(q).slice(0, k).map((r) => r.id) };
+    });
+  } catch {
+    // minisearch is not a dependency; its row is simply absent.
+  }
+  const movies = (await readFile(join(dir, 'movies.dat'), 'latin1'))
+    .split('\n')
+    .map((l) => l.split('::'))
+    .filter((f) => f.length === 3)
+    .map((f) => ({ id: f[0], title: mlTitle(f[1]).name, text: '', tags: f[2].trim().split('|').join(' ') }));
+  const trng = new Rng(seed + 3);
+  const typoQs = movies.map((m) => ({ id: m.id, q: injectTypo(m.title, trng) }));
+  const data = generateSynthetic({ seed, users: 10, items: numItems, creators: Math.max(1, Math.floor(numItems / 20)), days: 1, eventsPerUser: 2, startMs: 0 });
+  const synth = data.items.map((it) => ({ id: it.id, title: it.title, text: it.text, tags: it.tags.join(' ') }));
+  const qrng = new Rng(seed + 9);
+  const latQs = Array.from({ length: 300 }, () => injectTypo(synth[qrng.int(synth.length)].title, qrng));
+  const out: Record<string, unknown> = {};
+  for (const make of engines) {
+    const a = make();
+    a.build(movies);
+    let hit = 0;
+    for (const { id, q } of typoQs) if (a.search(q, 3).includes(id)) hit++;
+    const b = make();
+    const t0 = performance.now();
+    b.build(synth);
+    const buildSeconds = (performance.now() - t0) / 1000;
+    for (let i = 0; i < 30; i++) b.search(latQs[i], 10);
+    const lat = new Float64Array(latQs.length);
+    latQs.forEach((q, i) => {
+      const s = performance.now();
+      b.search(q, 10);
+      lat[i] = performance.now() - s;
+    });
+    lat.sort();
+    out[a.name] = { 'typoTop3.ml1m': round(hit / typoQs.length), buildSeconds: round(buildSeconds, 2), p50Ms: round(quantile(lat, 0.5), 3), p99Ms: round(quantile(lat, 0.99), 3) };
+  }
+  return out;
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values } = parseArgs({
     args,
     options: {
       data: { type: 'string', default: '../shared/data' },
-      sets: { type: 'string', default: 'typo,lastfm,ml,latency,coldstart' },
+      sets: { type: 'string', default: 'typo,lastfm,ml,latency,coldstart,options' },
       seed: { type: 'string', default: '1' },
       steps: { type: 'string', default: '1500' },
       'latency-items': { type: 'string', default: '100000' },
@@ -464,6 +547,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     out.ml = ml;
   }
   if (sets.has('lastfm')) out.lastfm = await lastfmSet(join(values.data, 'lastfm-hetrec2011-2k'), seed, steps);
+  if (sets.has('options')) out.options = await optionsSet(join(values.data, 'movielens-1m'), seed, Number(values['latency-items']));
   if (sets.has('coldstart')) {
     const dir = join(values.data, 'movielens-1m');
     const ds = await readDataset(dir, 'movielens-1m');

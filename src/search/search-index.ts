@@ -487,16 +487,24 @@ export class SearchIndex {
   }
 
   /** Retrieval + features for one query (no personalisation); used by search and by blend fitting. */
-  candidates(q: string, filter: (ix: number) => boolean = this.makeFilter(undefined, undefined), filtered = false, n = 10, queryEmbedded = false): Candidates {
+  candidates(
+    q: string,
+    filter: (ix: number) => boolean = this.makeFilter(undefined, undefined),
+    filtered = false,
+    n = 10,
+    queryEmbedded = false,
+    mode: SearchMode = 'hybrid',
+  ): Candidates {
     const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
-    const lex = this.lexical.search(q, L, filter);
+    // Single-retriever modes skip the other retriever (its list would not be used).
+    const lex = mode === 'semantic' ? { ixs: new Int32Array(0), scores: new Float32Array(0), count: 0 } : this.lexical.search(q, L, filter);
     if (!queryEmbedded) {
       if (this.external) throw new UnavailableError('an external encoder is attached: use searchAsync');
       this.encoder.embed({ title: q }, this.qvec);
     }
     let qEmpty = true;
     for (let j = 0; j < this.qvec.length; j++) if (this.qvec[j] !== 0) qEmpty = false;
-    const sem = qEmpty ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n));
+    const sem = qEmpty || mode === 'lexical' ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n));
     const fused = reciprocalRankFusion([{ ixs: lex.ixs, count: lex.count }, { ixs: sem.items, count: sem.count }], rrfK);
     const count = fused.size;
     const ixs = new Int32Array(count);
@@ -661,7 +669,7 @@ export class SearchIndex {
   private searchParsed(p: z.output<typeof SearchQuerySchema>, queryEmbedded: boolean): SearchResult {
     const filtered = p.tags !== undefined || p.creator !== undefined;
     const filter = this.makeFilter(p.tags, p.creator);
-    const c = this.candidates(p.q, filter, filtered, p.n, queryEmbedded);
+    const c = this.candidates(p.q, filter, filtered, p.n, queryEmbedded, p.mode);
     const scores = new Float64Array(c.count);
     for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
     const spread = SearchIndex.spread(scores);
