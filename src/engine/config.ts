@@ -87,6 +87,8 @@ export const EngineConfig = z.strictObject({
       poolFactor: z.number().min(1).max(10).default(2),
     })
     .prefault({}),
+  /** The learned ranker (when one is set on the engine): candidates it re-scores per request. */
+  ranker: z.strictObject({ poolSize: z.number().int().min(1).max(2 * LIMITS.maxN).default(200) }).prefault({}),
   /** Event types that block the item's creator for the user; follow types follow (and unblock) it. */
   creatorBlockTypes: z.array(EventType).max(20).default(['block']),
   creatorFollowTypes: z.array(EventType).max(20).default(['follow']),

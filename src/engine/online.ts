@@ -42,6 +42,8 @@ import {
 } from '../candidates/index.js';
 import { OnlineFeatures, ensureLength, type UserHistory } from '../features/index.js';
 import { Reranker, rerankActive, type ItemEmbeddings, type RerankResult } from '../rank/index.js';
+import { MultiObjectiveRanker, NUM_RANK_FEATURES, RankFeatures, RANK_FEATURES, type PoolView } from '../rank/index.js';
+import type { MergedList } from '../candidates/index.js';
 import type { Store } from '../store/types.js';
 import type { EngineConfig } from './config.js';
 import type { Engine, RecommendRequest, RecommendResponse, RecommendedItem } from './types.js';
@@ -84,6 +86,16 @@ export class OnlineEngine implements Engine {
   /** poolStamp: [items] poolStamp[ix] === poolEpoch ⇔ ix is in the merged pool of this request. */
   private poolStamp = new Uint32Array(1024);
   private poolEpoch = 0;
+  /** origin: [capacity + maxN] merged position of each working-pool entry (the ranker reorders the pool). */
+  private readonly origin: Int32Array;
+  private ranker: MultiObjectiveRanker | undefined;
+  private rankerVersion = '';
+  private readonly rankFeatures: RankFeatures;
+  /** rankX: [capacity, F] feature rows of the pool; rankScore/rankOrder: [capacity]. */
+  private readonly rankX: Float32Array;
+  private readonly rankScore: Float32Array;
+  private readonly rankOrder: Int32Array;
+  private readonly rawColumn: Float32Array[] = [];
   /** Item vectors for embedding diversity (set by whoever loads a model); tags Jaccard otherwise. */
   embeddings: ItemEmbeddings | undefined;
   private readonly ctx: CandidateContext;
@@ -123,6 +135,12 @@ export class OnlineEngine implements Engine {
     this.poolItems = new Int32Array(capacity + LIMITS.maxN);
     this.poolScores = new Float32Array(capacity + LIMITS.maxN);
     this.freshBuf = new CandidateBuffer(LIMITS.maxN);
+    this.origin = new Int32Array(capacity + LIMITS.maxN);
+    this.rankFeatures = new RankFeatures(this.features);
+    this.rankX = new Float32Array(capacity * NUM_RANK_FEATURES);
+    this.rankScore = new Float32Array(capacity);
+    this.rankOrder = new Int32Array(capacity);
+    for (let t = 0; t < MAX_TIERS; t++) this.rawColumn.push(new Float32Array(capacity));
     this.rerankOn = rerankActive(config.rerank);
     this.ctx = {
       nowMs: 0,
@@ -286,41 +304,60 @@ export class OnlineEngine implements Engine {
     this.currentSessionKey = req.sessionId;
 
     const tiers = this.tiers[surface as Exclude<Surface, 'search'>];
-    // Re-ranking chooses the page from a larger pool (diversity, caps and boosts can reach below n).
-    const pool = this.rerankOn ? Math.min(this.merger.capacity, Math.ceil(this.config.rerank.poolFactor * n) + 20) : n;
-    const merged = this.merger.merge(ctx, tiers, pool);
-    const extra = this.rerankOn && this.config.rerank.freshnessWeight > 0 && surface !== 'fresh' && surface !== 'similar' ? this.addFresh(merged, n) : 0;
-    const poolItems = extra > 0 ? this.poolItems : merged.items;
-    const poolScores = extra > 0 ? this.poolScores : merged.scores;
+    // Re-ranking chooses the page from a larger pool (diversity, caps and boosts can reach below n); the
+    // learned ranker re-scores a pool of its own size.
+    let pool = this.rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
+    if (this.ranker) pool = Math.max(pool, this.config.ranker.poolSize);
+    const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, pool));
+    // origin[k]: merged position of pool entry k (≥ merged.count: the (k - merged.count)-th fresh extra).
+    const origin = this.origin;
+    for (let k = 0; k < merged.count; k++) origin[k] = k;
+    let poolItems = merged.items;
+    let poolScores = merged.scores;
+    if (this.ranker) {
+      this.applyRanker(h, merged, tiers, surface, nowMs);
+      poolItems = this.poolItems;
+      poolScores = this.poolScores;
+    }
+    const extra = this.rerankOn && this.config.rerank.freshnessWeight > 0 && surface !== 'fresh' && surface !== 'similar' ? this.addFresh(poolItems, poolScores, merged.count, n) : 0;
+    if (extra > 0) {
+      poolItems = this.poolItems;
+      poolScores = this.poolScores;
+    }
     const rr = this.rerankOn ? this.reranker.rerank(poolItems, poolScores, merged.count + extra, n, nowMs, this.embeddings) : undefined;
     const count = rr ? rr.count : Math.min(n, merged.count);
     const items: RecommendedItem[] = new Array(count);
     const usedSources = new Set<string>();
     for (let k = 0; k < count; k++) {
       const p = rr ? rr.poolPos[k] : k;
+      const m = p < merged.count ? origin[p] : p;
       const ix = poolItems[p];
       const sources: string[] = [];
       const perSource: Record<string, number> = {};
-      if (p >= merged.count) {
+      if (m >= merged.count) {
         sources.push('fresh');
-        perSource.fresh = this.freshBuf.scores[this.freshPos[p - merged.count]];
+        perSource.fresh = this.freshBuf.scores[this.freshPos[m - merged.count]];
         usedSources.add('fresh');
       }
-      for (let t = 0; p < merged.count && t < tiers.length; t++) {
-        if (!(merged.sourceMask[p] & (1 << t))) continue;
+      for (let t = 0; m < merged.count && t < tiers.length; t++) {
+        if (!(merged.sourceMask[m] & (1 << t))) continue;
         const name = merged.sourceNames[t];
         if (!sources.includes(name)) sources.push(name);
-        perSource[name] = merged.rawScores[p * MAX_TIERS + t];
+        perSource[name] = merged.rawScores[m * MAX_TIERS + t];
         usedSources.add(name);
       }
-      const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: rr ? rr.score[k] : merged.scores[p], sources };
-      if (req.explain) item.explanation = this.explain(ix, perSource, poolScores[p], rr, k, surface === 'similar' ? seedIx : -1, nowMs);
+      const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: rr ? rr.score[k] : poolScores[p], sources };
+      if (req.explain) {
+        item.explanation = this.explain(ix, perSource, m < merged.count ? merged.scores[m] : 0, rr, k, surface === 'similar' ? seedIx : -1, nowMs);
+        if (this.ranker && m < merged.count) (item.explanation as Record<string, unknown>).ranker = this.explainRanker(m);
+      }
       items[k] = item;
     }
+    if (this.ranker) usedSources.add('ranker');
     this.current = undefined;
 
     const modelVersions: Record<string, string> = {};
-    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = ONLINE;
+    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = s === 'ranker' ? this.rankerVersion : ONLINE;
     const requestId = randomUUID();
     await this.store.recordImpression({
       requestId,
@@ -335,14 +372,110 @@ export class OnlineEngine implements Engine {
     return { requestId, userId: req.userId, surface, items, modelVersions };
   }
 
+  /** Serves every later request through this ranker (undefined: merged order). */
+  setRanker(ranker: MultiObjectiveRanker | undefined, version = 'trained'): void {
+    this.ranker = ranker;
+    this.rankerVersion = version;
+  }
+
+  /** The merged pool as the ranker sees it: per distinct source name, its raw scores and best score. */
+  private poolView(merged: MergedList, tiers: MergeTier[]): PoolView {
+    const sources: PoolView['sources'] = [];
+    const seen = new Map<string, number>();
+    for (let t = 0; t < tiers.length; t++) {
+      const name = merged.sourceNames[t];
+      let col = seen.get(name);
+      if (col === undefined) {
+        col = sources.length;
+        seen.set(name, col);
+        const raw = this.rawColumn[col];
+        raw.fill(NaN, 0, merged.count);
+        sources.push({ name, raw, best: 0 });
+      }
+      const src = sources[col];
+      for (let k = 0; k < merged.count; k++) {
+        const v = merged.rawScores[k * MAX_TIERS + t];
+        if (Number.isNaN(v) || !Number.isNaN(src.raw[k])) continue;
+        src.raw[k] = v;
+        if (v > src.best) src.best = v;
+      }
+    }
+    return { count: merged.count, items: merged.items, merged: merged.scores, sources };
+  }
+
+  /**
+   * Scores the merged pool with the learned ranker and writes it, best first, into poolItems/poolScores
+   * (scores mapped to (0, 1] by exp(s − best), order-preserving, so re-ranking treats them like merge
+   * scores) with origin[] pointing back at the merged positions.
+   */
+  private applyRanker(h: UserHistory | undefined, merged: MergedList, tiers: MergeTier[], surface: string, nowMs: number): void {
+    const ranker = this.ranker!;
+    const m = merged.count;
+    this.rankFeatures.fill(h, this.poolView(merged, tiers), surface, nowMs, this.rankX);
+    ranker.score(this.rankX, m, this.rankScore);
+    const order = this.rankOrder.subarray(0, m);
+    for (let k = 0; k < m; k++) order[k] = k;
+    const sc = this.rankScore;
+    order.sort((a, b) => sc[b] - sc[a] || a - b);
+    const best = m > 0 ? sc[order[0]] : 0;
+    for (let k = 0; k < m; k++) {
+      const o = order[k];
+      this.origin[k] = o;
+      this.poolItems[k] = merged.items[o];
+      this.poolScores[k] = Math.exp(sc[o] - best);
+    }
+  }
+
+  /** The ranker's view of merged position m: predicted outcome probabilities and the main features. */
+  private explainRanker(m: number): Record<string, unknown> {
+    const ranker = this.ranker!;
+    const F = NUM_RANK_FEATURES;
+    const outcomes: Record<string, number> = {};
+    ranker.config.outcomes.forEach((o, k) => (outcomes[o] = Math.round(ranker.probability(this.rankX, m, k) * 1e4) / 1e4));
+    // Main features: largest |standardised value × weight| for the first outcome.
+    const contrib = Array.from({ length: F }, (_, j) => ({
+      feature: RANK_FEATURES[j],
+      value: Math.round(this.rankX[m * F + j] * 1e4) / 1e4,
+      contribution: Math.round(ranker.w[j] * (this.rankX[m * F + j] - ranker.mean[j]) * ranker.invStd[j] * 1e4) / 1e4,
+    }));
+    contrib.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+    return { score: Math.round(this.rankScore[m] * 1e4) / 1e4, outcomes, mainFeatures: contrib.slice(0, 5) };
+  }
+
+  /**
+   * Training and offline evaluation of the ranker: the candidate pool a request would get (before ranking
+   * and re-ranking) with its feature rows. x: [count, NUM_RANK_FEATURES]; valid until the next call.
+   */
+  rankingPool(userId: string, surface: Exclude<Surface, 'search' | 'similar'>, poolSize: number): { itemIds: string[]; x: Float32Array; count: number } {
+    const f = this.features;
+    const nowMs = this.clock.nowMs();
+    const userIx = f.users.get(userId);
+    const h = userIx >= 0 ? f.histories.get(userIx) : undefined;
+    const filter = this.filter.begin(nowMs);
+    filter.excludeHistory(h, this.config.excludeConsumed[surface]);
+    const ctx = this.ctx;
+    ctx.nowMs = nowMs;
+    ctx.userIx = userIx;
+    ctx.seedCount = 0;
+    this.current = h;
+    this.currentSessionKey = undefined;
+    const tiers = this.tiers[surface];
+    const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, poolSize));
+    this.rankFeatures.fill(h, this.poolView(merged, tiers), surface, nowMs, this.rankX);
+    this.current = undefined;
+    const itemIds = Array.from(merged.items.subarray(0, merged.count), (ix) => f.catalog.ids.id(ix));
+    return { itemIds, x: this.rankX.subarray(0, merged.count * NUM_RANK_FEATURES), count: merged.count };
+  }
+
   /**
    * Appends the newest servable items the merge did not propose (relevance 0) to the pool, so the freshness
    * boost can lift a brand-new item that no engagement-based source knows yet. Returns how many.
    */
-  private addFresh(merged: { count: number; items: Int32Array; scores: Float32Array }, n: number): number {
-    const m = merged.count;
-    this.poolItems.set(merged.items.subarray(0, m));
-    this.poolScores.set(merged.scores.subarray(0, m));
+  private addFresh(items: Int32Array, scores: Float32Array, m: number, n: number): number {
+    if (items !== this.poolItems) {
+      this.poolItems.set(items.subarray(0, m));
+      this.poolScores.set(scores.subarray(0, m));
+    }
     const buf = this.freshBuf;
     this.freshSource.candidates(this.ctx, Math.min(buf.capacity, Math.ceil(n / 2)), buf);
     this.poolStamp = ensureLength(this.poolStamp, this.features.catalog.size);
@@ -350,7 +483,7 @@ export class OnlineEngine implements Engine {
       this.poolStamp.fill(0);
       this.poolEpoch = 1;
     }
-    for (let k = 0; k < m; k++) this.poolStamp[merged.items[k]] = this.poolEpoch;
+    for (let k = 0; k < m; k++) this.poolStamp[this.poolItems[k]] = this.poolEpoch;
     let extra = 0;
     for (let j = 0; j < buf.count; j++) {
       const ix = buf.items[j];

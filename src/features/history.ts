@@ -28,6 +28,8 @@ export class UserHistory {
   sessionStart = 0;
   sessionKey: string | undefined = undefined;
   lastMs = -Infinity;
+  /** Time of the earliest interaction seen (tenure). */
+  firstMs = Infinity;
   readonly consumed = new Set<number>();
   readonly negative = new Set<number>();
   /** Creator ixs the user blocked (block events): none of their items is served to the user. */
@@ -112,6 +114,7 @@ export class UserHistories {
     h.weights[s] = weight;
     h.total++;
     if (tMs > h.lastMs) h.lastMs = tMs;
+    if (tMs < h.firstMs) h.firstMs = tMs;
 
     if (h.consumed.has(itemIx)) h.consumed.delete(itemIx); // re-insert: most recent last
     h.consumed.add(itemIx);

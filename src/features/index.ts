@@ -11,6 +11,7 @@ import { DecayedCounters } from './decay.js';
 import { UserHistories, type HistoryConfig } from './history.js';
 import { IdMap } from './idmap.js';
 import { TopList } from './toplist.js';
+import { ensureLength } from './arrays.js';
 
 export { Catalog } from './catalog.js';
 export { DecayedCounters } from './decay.js';
@@ -21,6 +22,32 @@ export { ensureLength } from './arrays.js';
 
 /** Members of the maintained trending list (a request needing more falls back to a full scan). */
 const TRENDING_TOP = 8_192;
+
+/** All-time per-item outcome counts (what the ranker's rate features read). */
+export class ItemStats {
+  /** positives/completes/skips/likes: [items] counts of events of that kind. */
+  positives = new Float32Array(1024);
+  completes = new Float32Array(1024);
+  skips = new Float32Array(1024);
+  likes = new Float32Array(1024);
+
+  add(ix: number, type: string): void {
+    if (ix >= this.positives.length) {
+      this.positives = ensureLength(this.positives, ix + 1);
+      this.completes = ensureLength(this.completes, ix + 1);
+      this.skips = ensureLength(this.skips, ix + 1);
+      this.likes = ensureLength(this.likes, ix + 1);
+    }
+    if (type === 'skip') this.skips[ix]++;
+    else if (type === 'complete') this.completes[ix]++;
+    else if (type === 'like' || type === 'save' || type === 'share') this.likes[ix]++;
+    if (type !== 'skip' && type !== 'dislike' && type !== 'block') this.positives[ix]++;
+  }
+
+  get(a: Float32Array, ix: number): number {
+    return ix < a.length ? a[ix] : 0;
+  }
+}
 
 export interface FeaturesConfig {
   /** Reward weight per event type; unknown types weigh 0. */
@@ -47,6 +74,8 @@ export interface ResolvedEvent {
   weight: number;
   tMs: number;
   sessionKey: string | undefined;
+  /** The event type. */
+  type: string;
   /** Creator-level action the event carries, if any. */
   creatorAction: 'block' | 'follow' | undefined;
 }
@@ -57,11 +86,15 @@ export class OnlineFeatures {
   readonly histories: UserHistories;
   /** Weighted, decayed engagement per item (negative feedback subtracts). */
   readonly trending: DecayedCounters;
+  /** Long-window engagement (30-day half-life), for popularity over several windows. */
+  readonly popularityLong = new DecayedCounters(30 * 24 * 3_600_000);
+  /** Per item all-time counts: positive events, completions, skips, likes (ranker features). */
+  readonly itemStats = new ItemStats();
   /** The items with the largest trending keys, kept sorted as events arrive (trending reads it, no scan). */
   readonly trendingTop = new TopList(TRENDING_TOP);
   private seenRebases = 0;
   private readonly weights: Map<string, number>;
-  private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined, creatorAction: undefined };
+  private readonly resolved: ResolvedEvent = { userIx: -1, itemIx: -1, weight: 0, tMs: 0, sessionKey: undefined, type: '', creatorAction: undefined };
   private readonly blockTypes: ReadonlySet<string>;
   private readonly followTypes: ReadonlySet<string>;
   eventsApplied = 0;
@@ -90,6 +123,7 @@ export class OnlineFeatures {
     r.weight = this.weightOf(e.type);
     r.tMs = e.timestamp;
     r.sessionKey = e.sessionId;
+    r.type = e.type;
     r.creatorAction = this.blockTypes.has(e.type) ? 'block' : this.followTypes.has(e.type) ? 'follow' : undefined;
     return r;
   }
@@ -101,6 +135,8 @@ export class OnlineFeatures {
     if (r.weight === 0) return;
     this.histories.push(r.userIx, r.itemIx, r.weight, r.tMs, r.sessionKey);
     this.trending.add(r.itemIx, r.weight, r.tMs);
+    this.popularityLong.add(r.itemIx, r.weight, r.tMs);
+    this.itemStats.add(r.itemIx, r.type);
     if (this.trending.rebases !== this.seenRebases) {
       this.seenRebases = this.trending.rebases;
       this.trendingTop.rebuild(this.catalog.size, (ix) => this.trending.key(ix), -Infinity);

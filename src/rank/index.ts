@@ -3,3 +3,13 @@
  * freshness, tag rules, de-duplication).
  */
 export { Reranker, rerankActive, validateRerankConfig, type ItemEmbeddings, type RerankConfig, type RerankResult, type TagRule } from './rerank.js';
+export {
+  MultiObjectiveRanker,
+  RankFeatures,
+  RANK_FEATURES,
+  NUM_RANK_FEATURES,
+  DEFAULT_RANKER_CONFIG,
+  type RankerConfig,
+  type RankExamples,
+  type PoolView,
+} from './ranker.js';

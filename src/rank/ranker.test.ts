@@ -1,0 +1,81 @@
+/**
+ * The learned multi-objective ranker: recovers planted per-outcome models, blends outcomes with the reward
+ * weights, and — set on the engine — reorders the served page, shows up in explanations and model versions.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../core/clock.js';
+import { Rng } from '../core/rng.js';
+import type { Event, Item } from '../core/schemas.js';
+import { createEngine, type OnlineEngine } from '../engine/index.js';
+import { MemoryStore } from '../store/memory.js';
+import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from './index.js';
+
+const F = NUM_RANK_FEATURES;
+const col = (name: (typeof RANK_FEATURES)[number]): number => RANK_FEATURES.indexOf(name);
+
+test('fit recovers planted outcome models; the blend ranks by weighted outcome probabilities', () => {
+  const rng = new Rng(4);
+  const n = 6_000;
+  const x = new Float32Array(n * F);
+  const y = new Uint8Array(n * 2);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < F; j++) x[r * F + j] = rng.normal();
+    // play depends on popAll (+), skip on skipRate (+).
+    const pPlay = 1 / (1 + Math.exp(-(2 * x[r * F + col('popAll')] - 0.5)));
+    const pSkip = 1 / (1 + Math.exp(-(2.5 * x[r * F + col('skipRate')] - 1)));
+    y[r * 2] = rng.next() < pPlay ? 1 : 0;
+    y[r * 2 + 1] = rng.next() < pSkip ? 1 : 0;
+  }
+  const ranker = new MultiObjectiveRanker({ outcomes: ['play', 'skip'], weights: { play: 1, skip: -1 }, l2: 1e-4, learningRate: 0.05, epochs: 3, batchSize: 128, seed: 1 });
+  const losses = ranker.fit({ n, x, y });
+  assert.ok(losses.play < 0.55 && losses.skip < 0.55, JSON.stringify(losses));
+  const top = ranker.topWeights(1);
+  assert.equal(top.play[0].feature, 'popAll');
+  assert.equal(top.skip[0].feature, 'skipRate');
+  assert.ok(Math.abs(top.play[0].weight - 2) < 0.4 && Math.abs(top.skip[0].weight - 2.5) < 0.5, JSON.stringify(top));
+  // Two candidates: equally playable, the second likely skipped → the blend puts the first ahead.
+  const pair = new Float32Array(2 * F);
+  pair[col('popAll')] = 1;
+  pair[F + col('popAll')] = 1;
+  pair[F + col('skipRate')] = 2;
+  const out = new Float32Array(2);
+  ranker.score(pair, 2, out);
+  assert.ok(out[0] > out[1]);
+  assert.throws(() => new MultiObjectiveRanker({ ...ranker.config, outcomes: [] }), RangeError);
+});
+
+test('set on the engine, the ranker reorders the page and is explained and versioned', async () => {
+  const T0 = Date.UTC(2026, 0, 1);
+  const items: Item[] = Array.from({ length: 20 }, (_, i) => ({ id: `i${i}`, creatorId: `c${i}`, title: `t${i}`, text: '', tags: [], attributes: {}, createdAt: T0 - 1e9, available: true }));
+  const events: Event[] = [];
+  // i0 is the most played but mostly skipped; i1..i19 fewer plays, no skips.
+  for (let i = 0; i < 20; i++) for (let k = 0; k < 40 - i; k++) events.push({ id: `p${i}-${k}`, userId: `u${k}`, itemId: `i${i}`, type: 'play', timestamp: T0 + k });
+  for (let k = 0; k < 60; k++) events.push({ id: `s${k}`, userId: `s${k}`, itemId: 'i0', type: 'skip', timestamp: T0 + 100 + k });
+  const store = new MemoryStore();
+  await store.upsertItems(items);
+  await store.appendEvents(events);
+  const engine = (await createEngine(store, { clock: new ManualClock(T0 + 3_600_000) })) as OnlineEngine;
+  const before = await engine.recommend({ userId: 'me', surface: 'trending', n: 3 });
+  assert.equal(before.items[0].itemId, 'i1', 'the skips already sink i0 in trending');
+  // A hand-set ranker that only dislikes skip-prone items and likes all-time popularity.
+  const ranker = new MultiObjectiveRanker({ outcomes: ['play', 'skip'], weights: { play: 1, skip: -2 }, l2: 0, learningRate: 0, epochs: 0, batchSize: 1, seed: 1 });
+  ranker.w[col('popAll')] = -1; // play model: prefers the less played (a visible reversal)
+  ranker.w[F + col('skipRate')] = 5;
+  ranker.b[1] = -3;
+  engine.setRanker(ranker, 'v-test');
+  const pool = engine.rankingPool('me', 'trending', 50);
+  assert.equal(pool.count, 20);
+  assert.equal(pool.x.length, 20 * F);
+  const after = await engine.recommend({ userId: 'me', surface: 'trending', n: 3, explain: true });
+  assert.deepEqual(after.items.map((i) => i.itemId), ['i19', 'i18', 'i17'], 'least played first');
+  assert.equal(after.modelVersions.ranker, 'v-test');
+  const e = after.items[0].explanation as { ranker: { outcomes: Record<string, number>; mainFeatures: { feature: string }[] } };
+  assert.ok(e.ranker.outcomes.play > 0 && e.ranker.outcomes.skip > 0);
+  assert.ok(e.ranker.mainFeatures.some((m) => m.feature === 'popAll'));
+  const all = await engine.recommend({ userId: 'me', surface: 'trending', n: 20 });
+  assert.equal(all.items[19].itemId, 'i0', 'the skip-prone item last');
+  engine.setRanker(undefined);
+  assert.equal((await engine.recommend({ userId: 'me', surface: 'trending', n: 1 })).items[0].itemId, 'i1');
+  await store.close();
+});
