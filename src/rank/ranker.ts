@@ -1,8 +1,11 @@
 /**
  * The learned multi-objective ranker: re-scores a merged candidate pool with one small model per outcome
- * (e.g. play, complete, like, skip) and blends the predicted probabilities with the reward weights:
+ * (e.g. play, complete, like, skip) and blends the predicted probabilities with the reward weights. The
+ * first outcome is engagement (the user starts the item); the others are modelled given engagement,
+ * trained only on engaged rows, so a rare outcome's model learns what distinguishes it and does not
+ * relearn "will be engaged" (which a negative weight would otherwise cancel):
  *
- *   score(u, i) = Σ_o  w_o · P(o | u, i, context)          (w_skip < 0 pushes likely skips down)
+ *   score(u, i) = P(e | u, i, ctx) · (w_e + Σ_{o ≠ e} w_o · P(o | e, u, i, ctx))   (w_skip < 0: skips sink)
  *
  * Each outcome model is an L2-regularised logistic regression on standardised features, trained with
  * mini-batch Adam on logged (user, item, context) examples — impressions with their outcomes, or, where no
@@ -241,17 +244,25 @@ export class MultiObjectiveRanker {
       let step = 0;
       const w = this.w.subarray(o * F, (o + 1) * F);
       let loss = 0;
+      // Rows this outcome trains on: all for engagement, the engaged rows for the conditional outcomes.
+      let rows = 0;
+      for (let r = 0; r < ex.n; r++) if (o === 0 || ex.y[r * O] === 1) order[rows++] = r;
+      if (rows === 0) {
+        losses[this.config.outcomes[o]] = NaN;
+        continue;
+      }
+      const rowList = order.slice(0, rows);
       for (let epoch = 0; epoch < epochs; epoch++) {
-        for (let r = 0; r < ex.n; r++) order[r] = r;
-        for (let r = ex.n - 1; r > 0; r--) {
+        order.set(rowList);
+        for (let r = rows - 1; r > 0; r--) {
           const t = Math.floor(rand() * (r + 1));
           const tmp = order[r];
           order[r] = order[t];
           order[t] = tmp;
         }
         loss = 0;
-        for (let start = 0; start < ex.n; start += batchSize) {
-          const end = Math.min(ex.n, start + batchSize);
+        for (let start = 0; start < rows; start += batchSize) {
+          const end = Math.min(rows, start + batchSize);
           grad.fill(0);
           for (let q = start; q < end; q++) {
             const r = order[q];
@@ -281,7 +292,7 @@ export class MultiObjectiveRanker {
           }
         }
       }
-      losses[this.config.outcomes[o]] = loss / ex.n;
+      losses[this.config.outcomes[o]] = loss / rows;
     }
     return losses;
   }
@@ -294,13 +305,13 @@ export class MultiObjectiveRanker {
     return 1 / (1 + Math.exp(-logit));
   }
 
-  /** Blended score of every row: out[r] = Σ_o w_o · P(o | row r). */
+  /** Blended score of every row: out[r] = P(e) · (w_e + Σ_{o>0} w_o · P(o | e)). */
   score(x: Float32Array, rows: number, out: Float32Array): void {
     const O = this.config.outcomes.length;
     for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let o = 0; o < O; o++) if (this.blend[o] !== 0) s += this.blend[o] * this.probability(x, r, o);
-      out[r] = s;
+      let s = this.blend[0];
+      for (let o = 1; o < O; o++) if (this.blend[o] !== 0) s += this.blend[o] * this.probability(x, r, o);
+      out[r] = this.probability(x, r, 0) * s;
     }
   }
 
