@@ -20,7 +20,7 @@ export const BprParams = z
   .object({
     dim: z.number().int().min(1).max(1024).default(64),
     lr: z.number().positive().max(10).default(0.05),
-    reg: z.number().min(0).max(10).default(0.0001),
+    reg: z.number().min(0).max(10).default(0.01),
     maxEpochs: z.number().int().min(1).max(10_000).default(60),
     evalEvery: z.number().int().min(1).max(100).default(2),
     patience: z.number().int().min(1).max(100).default(3),
