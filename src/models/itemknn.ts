@@ -18,7 +18,7 @@ import type { FitContext, FitReport, Recommender } from './types.js';
 export const ItemKnnParams = z
   .object({
     /** Neighbourhood sizes tried (a single value fixes it). */
-    k: z.union([z.number().int().min(1).max(2000), z.array(z.number().int().min(1).max(2000)).min(1).max(10)]).default([20, 50, 100, 200]),
+    k: z.union([z.number().int().min(1).max(2000), z.array(z.number().int().min(1).max(2000)).min(1).max(10)]).default([5, 10, 20, 50, 100, 200]),
     /** Shrinkage values tried. */
     shrink: z.union([z.number().min(0), z.array(z.number().min(0)).min(1).max(10)]).default([0, 10, 50]),
     validUsers: z.number().int().min(1).max(1_000_000).default(3000),
