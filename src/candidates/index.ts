@@ -9,5 +9,6 @@ export { TrendingSource } from './trending.js';
 export { FreshSource, type FreshConfig } from './fresh.js';
 export { CooccurrenceIndex, CoocSource, SparseRow, type CoocConfig } from './cooc.js';
 export { CreatorSource } from './creator.js';
+export { EmbeddingSource } from './embedding.js';
 export { seedsFromHistory, singleSeed, type SeedConfig } from './seeds.js';
 export { Merger, MAX_TIERS, type MergeTier, type MergedList } from './merger.js';

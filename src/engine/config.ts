@@ -87,6 +87,13 @@ export const EngineConfig = z.strictObject({
       poolFactor: z.number().min(1).max(10).default(2),
     })
     .prefault({}),
+  /** Blend weights of two-tower retrieval (active once item vectors are set; 0 = off). Not tuned yet. */
+  twotower: z
+    .strictObject({
+      homeWeight: z.number().min(0).max(10).default(0.5),
+      nextWeight: z.number().min(0).max(10).default(0.3),
+    })
+    .prefault({}),
   /** The learned ranker (when one is set on the engine): candidates it re-scores per request. */
   ranker: z.strictObject({ poolSize: z.number().int().min(1).max(2 * LIMITS.maxN).default(200) }).prefault({}),
   /** Event types that block the item's creator for the user; follow types follow (and unblock) it. */

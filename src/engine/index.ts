@@ -29,3 +29,4 @@ export async function createEngine(store: Store, opts: CreateEngineOptions = {})
   opts.onWarm?.({ ...info, ms: performance.now() - t0 });
   return engine;
 }
+export { attachRegistry, loadTwoTower } from './models.js';

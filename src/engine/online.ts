@@ -41,6 +41,7 @@ import {
   type SeedConfig,
 } from '../candidates/index.js';
 import { OnlineFeatures, ensureLength, type UserHistory } from '../features/index.js';
+import { EmbeddingSource } from '../candidates/embedding.js';
 import { Reranker, rerankActive, type ItemEmbeddings, type RerankResult } from '../rank/index.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RankFeatures, RANK_FEATURES, type PoolView } from '../rank/index.js';
 import type { MergedList } from '../candidates/index.js';
@@ -96,6 +97,9 @@ export class OnlineEngine implements Engine {
   private readonly rankScore: Float32Array;
   private readonly rankOrder: Int32Array;
   private readonly rawColumn: Float32Array[] = [];
+  /** Two-tower item-vector retrieval (empty until setItemVectors). */
+  readonly twotower = new EmbeddingSource();
+  private twotowerVersion = '';
   /** Item vectors for embedding diversity (set by whoever loads a model); tags Jaccard otherwise. */
   embeddings: ItemEmbeddings | undefined;
   private readonly ctx: CandidateContext;
@@ -172,17 +176,26 @@ export class OnlineEngine implements Engine {
     // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
     const Q = LIMITS.maxN;
     const blend = (source: CandidateSource, weight: number): MergeTier[] => (weight > 0 ? [{ source, quota: Q, weight }] : []);
+    // Two-tower retrieval over the history (home) or the session (next); proposes nothing until vectors are set.
+    const embHome = new Seeded('twotower', this.twotower, historySeeds(config.home));
+    const embNext = new Seeded('twotower', this.twotower, (ctx) => {
+      const h = sessionHistory();
+      seedsFromHistory(ctx, h, config.next, true);
+      if (ctx.seedCount === 0) seedsFromHistory(ctx, h, config.next, false);
+    });
     // The creator of the session's newest positive item (next).
     const lastCreator = new Seeded('creator', creator, (ctx) => seedsFromHistory(ctx, sessionHistory(), { seedItems: 1, recencyDecay: 1 }, true));
     this.tiers = {
       home: [
         { source: home, quota: Q },
+        ...blend(embHome, config.twotower.homeWeight),
         ...blend(trending, config.home.trendingWeight),
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
       ],
       next: [
         { source: session, quota: Q },
+        ...blend(embNext, config.twotower.nextWeight),
         ...blend(trending, config.next.trendingWeight),
         ...blend(lastCreator, config.next.creatorWeight),
         { source: home, quota: 2 * Q, fill: true },
@@ -357,7 +370,7 @@ export class OnlineEngine implements Engine {
     this.current = undefined;
 
     const modelVersions: Record<string, string> = {};
-    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = s === 'ranker' ? this.rankerVersion : ONLINE;
+    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = s === 'ranker' ? this.rankerVersion : s === 'twotower' ? this.twotowerVersion : ONLINE;
     const requestId = randomUUID();
     await this.store.recordImpression({
       requestId,
@@ -370,6 +383,24 @@ export class OnlineEngine implements Engine {
       modelVersions,
     });
     return { requestId, userId: req.userId, surface, items, modelVersions };
+  }
+
+  /**
+   * Item vectors (e.g. the active two-tower model's item tower), rows aligned with itemIds: they feed the
+   * `twotower` candidate source and embedding diversity in re-ranking. Ids the catalog does not know are
+   * ignored. Rows must be unit-normalised.
+   */
+  setItemVectors(itemIds: readonly string[], vectors: Float32Array, version: string): void {
+    if (itemIds.length === 0 || vectors.length % itemIds.length !== 0) {
+      throw new ValidationError(`item vectors: ${vectors.length} floats do not split into ${itemIds.length} rows`, [{ path: 'vectors', message: 'length must be items × dim' }]);
+    }
+    const dim = vectors.length / itemIds.length;
+    const ids = this.features.catalog.ids;
+    const itemOfRow = Int32Array.from(itemIds, (id) => ids.get(id));
+    this.twotower.set(vectors, dim, itemOfRow, this.features.catalog.size);
+    this.twotowerVersion = version;
+    const src = this.twotower;
+    this.embeddings = { dim, data: vectors, rowOf: (ix) => src.rowOf(ix) };
   }
 
   /** Serves every later request through this ranker (undefined: merged order). */

@@ -79,3 +79,29 @@ test('set on the engine, the ranker reorders the page and is explained and versi
   assert.equal((await engine.recommend({ userId: 'me', surface: 'trending', n: 1 })).items[0].itemId, 'i1');
   await store.close();
 });
+
+test('two-tower item vectors: a candidate source on home and the space of embedding diversity', async () => {
+  const T0 = Date.UTC(2026, 0, 1);
+  const items: Item[] = Array.from({ length: 30 }, (_, i) => ({ id: `i${i}`, creatorId: `c${i}`, title: `t${i}`, text: '', tags: [], attributes: {}, createdAt: T0 - 1e9, available: true }));
+  const store = new MemoryStore();
+  await store.upsertItems(items);
+  // 'me' played i0 only; nobody co-listened, trending is flat.
+  await store.appendEvents([{ id: 'e0', userId: 'me', itemId: 'i0', type: 'play', timestamp: T0 }]);
+  const engine = (await createEngine(store, { clock: new ManualClock(T0 + 60_000) })) as OnlineEngine;
+  const before = await engine.recommend({ userId: 'me', surface: 'home', n: 3 });
+  assert.ok(before.items.every((i) => !i.sources.includes('twotower')));
+  // 2-d unit vectors on a circle: i(k) at angle k·12°, so i1, i29, i2 are i0's nearest.
+  const ids = items.map((i) => i.id).concat(['unknown-to-catalog']);
+  const v = new Float32Array(ids.length * 2);
+  ids.forEach((_, k) => {
+    v[2 * k] = Math.cos((k * 12 * Math.PI) / 180);
+    v[2 * k + 1] = Math.sin((k * 12 * Math.PI) / 180);
+  });
+  engine.setItemVectors(ids, v, 'twotower@v1');
+  const after = await engine.recommend({ userId: 'me', surface: 'home', n: 3, explain: true });
+  assert.deepEqual(after.items.map((i) => i.itemId).slice(0, 2).sort(), ['i1', 'i29']);
+  assert.ok(after.items[0].sources.includes('twotower'));
+  assert.equal(after.modelVersions.twotower, 'twotower@v1');
+  assert.throws(() => engine.setItemVectors(['a', 'b'], new Float32Array(3), 'x'), /do not split/);
+  await store.close();
+});

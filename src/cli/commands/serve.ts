@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, printConfig, type Config } from '../../core/config.js';
 import { UnavailableError, ValidationError } from '../../core/errors.js';
-import { createEngine } from '../../engine/index.js';
+import { attachRegistry, createEngine, type OnlineEngine } from '../../engine/index.js';
 import { Ingestor } from '../../ingest/ingestor.js';
 import { ensureKeyFile } from '../../serve/keys.js';
 import { startServer, untilShutdown } from '../../serve/server.js';
@@ -59,6 +59,7 @@ export function register(program: Command): void {
       try {
         const t0 = performance.now();
         engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
+        attachRegistry(engine as OnlineEngine, config.dataDir, log);
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
         const server = await startServer({ engine, ingestor: new Ingestor(store, engine), config, logRequests: o.log });
