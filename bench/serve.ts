@@ -131,7 +131,7 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
 function startServe(dbPath: string, configFile: string | undefined, cpuProf: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
   const t0 = performance.now();
   const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', ...(configFile ? ['--config', configFile] : [])], {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(tmpdir(), 'tastemaker-bench-serve-data'), ...(configFile ? ['--config', configFile] : [])], {
     cwd: REPO,
     env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
