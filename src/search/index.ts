@@ -4,4 +4,8 @@ export type { SearchItem, SearchQuery, SearchResult, SearchSource, SearchConfigI
 export { LexicalIndex } from './lexical.js';
 export { ContentEncoder, trainEncoder, cooccurrencePairs } from './encoder.js';
 export { reciprocalRankFusion, LogisticBlend } from './fusion.js';
+export { ContentCandidateSource } from './content-source.js';
+export { ExternalEncoder, type TextEmbedder } from './external.js';
+export { buildSearchIndexFromStore } from './from-store.js';
+export { searchRouteSpecs } from './routes.js';
 export type { Suggestion } from './suggest.js';

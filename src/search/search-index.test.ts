@@ -190,3 +190,26 @@ test('search-click feedback lifts the clicked item for that query only, from eve
   assert.deepEqual(idx.search({ q: 'blue train', n: 1 }).itemIds, ['a']); // another query is unaffected
   assert.throws(() => idx.recordClick('blue', 'a', -1), (e: Error & { issues: { path: string }[] }) => e.issues[0].path === 'weight');
 });
+
+test('content candidate source proposes a brand-new item to the engine through its own ixs', async () => {
+  const { ContentCandidateSource } = await import('./content-source.js');
+  const { CandidateBuffer } = await import('../candidates/types.js');
+  const idx = smallCatalog();
+  idx.upsert([{ id: 'fresh', title: 'Saxophone Colossus', text: 'hard bop saxophone', tags: ['jazz'] }]);
+  const engineIds = ['a', 'b', 'c', 'd', 'e', 'fresh'];
+  const src = new ContentCandidateSource(idx, (ix) => engineIds[ix], (id) => (engineIds.indexOf(id) >= 0 ? engineIds.indexOf(id) : undefined));
+  const out = new CandidateBuffer(3);
+  const ctx = {
+    nowMs: 0,
+    userIx: 0,
+    filter: { allows: (ix: number) => ix !== 2 }, // 'c' excluded by the request
+    seedItems: Int32Array.from([0]), // the user played 'a'
+    seedWeights: Float32Array.from([1]),
+    seedCount: 1,
+  };
+  src.candidates(ctx, 3, out);
+  const got = Array.from(out.items.subarray(0, out.count), (ix) => engineIds[ix]);
+  assert.ok(got.includes('fresh'), `got ${got}`);
+  assert.ok(!got.includes('a') && !got.includes('c'));
+  for (let i = 1; i < out.count; i++) assert.ok(out.scores[i - 1] >= out.scores[i]);
+});
