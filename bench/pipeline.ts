@@ -17,7 +17,7 @@
  * (`--data demo`: play/complete/like/skip events, multi-objective ranker blended with the event weights).
  *
  *   tastemaker bench pipeline --json [--data ../shared/data/movielens-1m/derived/ml-1m.sasrec-format.txt | demo]
- *                                    [--train-users 3000] [--eval-users 6040] [--pool 200] [--negatives 30]
+ *                                    [--train-users N] [--eval-users 6040] [--pool 200] [--negatives 100] [--lr 0.01] [--epochs 10]
  */
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/core/clock.js';
@@ -134,16 +134,19 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       'train-users': { type: 'string', default: '100000' },
       'eval-users': { type: 'string', default: '6040' },
       pool: { type: 'string', default: '200' },
-      negatives: { type: 'string', default: '30' },
+      negatives: { type: 'string', default: '100' },
+      lr: { type: 'string', default: '0.01' },
+      epochs: { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' },
     },
     strict: true,
   });
-  const num = (k: 'train-users' | 'eval-users' | 'pool' | 'negatives' | 'seed'): number => {
+  const num = (k: 'train-users' | 'eval-users' | 'pool' | 'negatives' | 'seed' | 'epochs'): number => {
     const v = Number(values[k]);
     if (!Number.isInteger(v) || v <= 0) throw new ValidationError(`--${k} must be a positive integer`, [{ path: `--${k}`, message: 'must be a positive integer' }]);
     return v;
   };
+  if (!(Number(values.lr) > 0 && Number(values.lr) < 1)) throw new ValidationError('--lr must be in (0, 1)', [{ path: '--lr', message: 'must be in (0, 1)' }]);
   const t0 = performance.now();
   const world = values.data === 'demo' ? demo() : await ml1m(values.data);
   const rng = new Rng(num('seed'));
@@ -184,7 +187,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
   await engineA.close();
   const weights = Object.fromEntries(world.outcomes.map((o) => [o, DEFAULT_EVENT_WEIGHTS[o] ?? 0]));
-  const ranker = new MultiObjectiveRanker({ outcomes: world.outcomes, weights, l2: 1e-4, learningRate: 0.05, epochs: 10, batchSize: 256, seed: 1 });
+  const ranker = new MultiObjectiveRanker({ outcomes: world.outcomes, weights, l2: 1e-4, learningRate: Number(values.lr), epochs: num('epochs'), batchSize: 256, seed: 1 });
   const n = xs.length / F;
   const tFit = performance.now();
   const losses = ranker.fit({ n, x: Float32Array.from(xs), y: Uint8Array.from(ys) });
