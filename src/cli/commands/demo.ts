@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { loadConfig, printConfig, type Config } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { generateSynthetic } from '../../core/synth.js';
-import { createEngine } from '../../engine/index.js';
+import { attachRegistry, createEngine, type OnlineEngine } from '../../engine/index.js';
 import { Ingestor } from '../../ingest/ingestor.js';
 import { ensureKeyFile } from '../../serve/keys.js';
 import { startServer, untilShutdown, type RunningServer } from '../../serve/server.js';
@@ -172,12 +172,25 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     };
 
     engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
+    // Trained models (`tastemaker train` into this data dir) join as candidate sources, and a newly
+    // activated version is picked up while serving.
+    const stopRegistry = attachRegistry(engine as OnlineEngine, base.dataDir, log);
     const tEngine = performance.now();
     const ingestor = new Ingestor(store, engine);
-    const server = await startServer({ engine, ingestor, config, logRequests: opts.logger });
+    let server: RunningServer;
+    try {
+      server = await startServer({ engine, ingestor, config, logRequests: opts.logger });
+    } catch (e) {
+      stopRegistry();
+      throw e;
+    }
     const tListen = performance.now();
     return {
       ...server,
+      close: async () => {
+        stopRegistry();
+        await server.close();
+      },
       config,
       keys: { admin: config.adminKeys[0], client: config.clientKeys[0] },
       dataset,
