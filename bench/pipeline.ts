@@ -12,7 +12,8 @@
  *      trending only, co-occurrence only, the merged pool (co-occurrence, back-filled by trending) and the
  *      learned ranker over the merged pool. Per-source recall@pool says which source brings the hits.
  *
- * Datasets: ML-1M (`--data` sasrec file, one outcome 'play'; timestamps are synthetic, one minute apart,
+ * Datasets: ML-1M (`--data` sasrec file, or `--data ../shared/data/movielens-1m --format movielens-1m` for
+ * the same interactions with genres as tags; one outcome 'play'; timestamps are synthetic, one minute apart,
  * and trending uses a one-year half-life so it means popularity) or the synthetic demo world
  * (`--data demo`: play/complete/like/skip events, multi-objective ranker blended with the event weights).
  *
@@ -47,10 +48,10 @@ interface World {
   config: EngineConfigInput;
 }
 
-async function ml1m(path: string): Promise<World> {
-  const ds = await readDataset(path, 'sasrec');
+async function ml1m(path: string, format: 'sasrec' | 'movielens-1m'): Promise<World> {
+  const ds = await readDataset(path, format);
   const T0 = Date.UTC(2020, 0, 1);
-  const items: Item[] = ds.itemIds.map((id) => ({ id, title: '', text: '', tags: [], attributes: {}, createdAt: 0, available: true }));
+  const items: Item[] = ds.itemIds.map((id, i) => ({ id, title: ds.itemTitles?.[i] ?? '', text: '', tags: ds.itemTags?.[i] ?? [], attributes: {}, createdAt: 0, available: true }));
   const logs: UserLog[] = [];
   const { offsets, items: seq } = ds.seqs;
   for (let u = 0; u < ds.seqs.numUsers; u++) {
@@ -131,6 +132,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     args,
     options: {
       data: { type: 'string', default: '../shared/data/movielens-1m/derived/ml-1m.sasrec-format.txt' },
+      /** sasrec (ids only) or movielens-1m (the folder: chronological tsv + movies.dat genres as tags). */
+      format: { type: 'string', default: 'sasrec' },
       'train-users': { type: 'string', default: '100000' },
       'eval-users': { type: 'string', default: '6040' },
       pool: { type: 'string', default: '200' },
@@ -148,7 +151,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   };
   if (!(Number(values.lr) > 0 && Number(values.lr) < 1)) throw new ValidationError('--lr must be in (0, 1)', [{ path: '--lr', message: 'must be in (0, 1)' }]);
   const t0 = performance.now();
-  const world = values.data === 'demo' ? demo() : await ml1m(values.data);
+  if (values.format !== 'sasrec' && values.format !== 'movielens-1m') {
+    throw new ValidationError('--format must be sasrec or movielens-1m', [{ path: '--format', message: 'sasrec or movielens-1m' }]);
+  }
+  const world = values.data === 'demo' ? demo() : await ml1m(values.data, values.format);
   const rng = new Rng(num('seed'));
   const usable = world.logs.map((l) => ({ log: l, t: targets(l) })).filter((x) => x.t !== undefined) as { log: UserLog; t: { val: Target; test: Target } }[];
   let endMs = 0;
