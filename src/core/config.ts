@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ValidationError, formatPath } from './errors.js';
+import { ValidationError, issuesFromSchema } from './errors.js';
 import { DEFAULT_EVENT_WEIGHTS, EventType, LIMITS } from './schemas.js';
 
 /** An API key: long enough to resist guessing, printable so it travels in a header. */
@@ -133,7 +133,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const merged = { ...fileValues, ...fromEnv(env), ...flagValues };
   const r = Config.safeParse(merged);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues);
     throw new ValidationError(`invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return { ...r.data, store: r.data.store ?? defaultStoreUrl(r.data.dataDir) };

@@ -80,6 +80,30 @@ export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ''): strin
   return out || '(root)';
 }
 
+/** The parts of a schema (zod) issue needed to report it; structural so core holds no zod classes. */
+export interface SchemaIssue {
+  code?: string;
+  path: ReadonlyArray<PropertyKey>;
+  message: string;
+  keys?: readonly string[];
+}
+
+/**
+ * Turns schema issues into field issues under `prefix`. An unknown key is reported at the key itself
+ * (`items[4].colour: unknown field`), one issue per key, so a typo names the field the user wrote.
+ */
+export function issuesFromSchema(issues: readonly SchemaIssue[], prefix = ''): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const i of issues) {
+    if (i.code === 'unrecognized_keys' && i.keys && i.keys.length > 0) {
+      for (const k of i.keys) out.push({ path: formatPath([...i.path, k], prefix), message: 'unknown field' });
+    } else {
+      out.push({ path: formatPath(i.path, prefix), message: i.message });
+    }
+  }
+  return out;
+}
+
 export function isTastemakerError(e: unknown): e is TastemakerError {
   return e instanceof TastemakerError;
 }

@@ -18,7 +18,7 @@
  * event objects are built once, after the chronological sort.
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from './errors.js';
+import { ValidationError, issuesFromSchema } from './errors.js';
 import { Rng } from './rng.js';
 import type { InteractionDataset } from './dataset.js';
 import { sequencesFromLists } from './dataset.js';
@@ -197,7 +197,7 @@ function capitalize(w: string): string {
 function parseOptions(opts: SynthOptions): z.output<typeof SynthOptions> {
   const r = SynthOptions.safeParse(opts);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues);
     throw new ValidationError(`invalid synthetic-data options: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;

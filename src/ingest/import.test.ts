@@ -84,7 +84,7 @@ test('jsonl events and items: bad JSON and schema errors are rejected, the rest 
   const s = await importFile(store, file, 'jsonl');
   assert.equal(s.events, 2);
   assert.equal(s.rejected, 2);
-  assert.deepEqual(s.issues.map((r) => r.issues[0].path), ['events[1]', 'events[2]']);
+  assert.deepEqual(s.issues.map((r) => r.issues[0].path), ['events[1]', 'events[2].bogus']);
   assert.equal((await store.userEvents('u', 10)).length, 2);
   assert.equal((await importFile(store, file, 'jsonl')).duplicates, 2);
   const itemsFile = write('i.jsonl', '{"id":"x","title":"X","tags":["t"]}\n{"id":""}\n');

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { formatPath, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { issuesFromSchema, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { EventInput, ItemInput, LIMITS, UserInput, type Event, type Item, type User } from '../core/schemas.js';
 import type { RejectedRow } from './types.js';
 
@@ -69,7 +69,7 @@ export function validateBatch<S extends z.ZodType>(
     } else {
       rejected.push({
         index,
-        issues: r.error.issues.map((issue) => ({ path: formatPath(issue.path, `${field}[${index}]`), message: issue.message })),
+        issues: issuesFromSchema(r.error.issues, `${field}[${index}]`),
       });
     }
   }

@@ -9,7 +9,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.js';
-import { NotFoundError, PayloadTooLargeError, ValidationError, formatPath } from '../core/errors.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError, issuesFromSchema } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
 import type { SearchIndex } from '../search/search-index.js';
@@ -70,11 +70,8 @@ const MAX_LOGGED_URL = 200;
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => ({
-    // An unknown key is reported at the key itself, so `?nn=5` says `nn: unknown parameter`.
-    path: i.code === 'unrecognized_keys' ? i.keys.map((k) => formatPath([...i.path, k])).join(',') : formatPath(i.path),
-    message: i.code === 'unrecognized_keys' ? 'unknown parameter' : i.message,
-  }));
+  // An unknown key is reported at the key itself, so `?nn=5` says `nn: unknown field`.
+  const issues = issuesFromSchema(r.error.issues);
   throw new ValidationError(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
 }
 

@@ -6,7 +6,7 @@
  * malformed (not UTF-8, not JSON, prototype-polluting keys) into a 400 naming the problem.
  */
 import { ZodError } from 'zod';
-import { ValidationError, formatPath, isTastemakerError } from '../core/errors.js';
+import { ValidationError, issuesFromSchema, isTastemakerError } from '../core/errors.js';
 
 export interface ErrorResponse {
   status: number;
@@ -45,7 +45,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof ZodError) {
     const v = new ValidationError(
       'invalid input',
-      err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      issuesFromSchema(err.issues),
     );
     return { status: 400, body: v.toJSON() };
   }
