@@ -128,9 +128,9 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
 }
 
 /** Starts `tastemaker serve` on a free loopback port; resolves with its URL once it listens. */
-function startServe(dbPath: string, configFile: string | undefined, cpuProf: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
+function startServe(dbPath: string, configFile: string | undefined, cpuProf: string | undefined, nodeOptions: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
   const t0 = performance.now();
-  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+  const nodeArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...(nodeOptions ? nodeOptions.split(/\s+/).filter(Boolean) : [])];
   const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(tmpdir(), 'tastemaker-bench-serve-data'), ...(configFile ? ['--config', configFile] : [])], {
     cwd: REPO,
     env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
@@ -211,6 +211,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       /** Engine config JSON passed to serve (as the config file's `engine`), e.g. '{"rerank":{"lambda":0.8}}'. */
       config: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      /** V8/node flags for the server process, e.g. '--max-semi-space-size=64'. */
+      'node-options': { type: 'string' },
       fresh: { type: 'boolean', default: false },
     },
     strict: true,
@@ -241,7 +243,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     configFile = join(tmpdir(), `tastemaker-bench-serve-config-${process.pid}.json`);
     writeFileSync(configFile, JSON.stringify({ engine: JSON.parse(values.config) as unknown }));
   }
-  const server = await startServe(dbPath, configFile, values['cpu-prof']);
+  const server = await startServe(dbPath, configFile, values['cpu-prof'], values['node-options']);
   try {
     const path = `surface=${values.surface}&n=${num('n')}`;
     await load(server.url, world.users, path, { durationS: 3, connections: num('connections'), seed: 99 }); // JIT warm-up
@@ -263,6 +265,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       maxP50Ms: max.p50Ms,
       maxP99Ms: max.p99Ms,
       connections: num('connections'),
+      nodeOptions: values['node-options'] ?? '',
       storeCached: cached,
       generateSeconds: gen?.generateSeconds ?? 0,
       serverStartSeconds: server.warmSeconds,
