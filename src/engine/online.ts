@@ -140,7 +140,7 @@ export class OnlineEngine implements Engine {
     this.poolScores = new Float32Array(capacity + LIMITS.maxN);
     this.freshBuf = new CandidateBuffer(LIMITS.maxN);
     this.origin = new Int32Array(capacity + LIMITS.maxN);
-    this.rankFeatures = new RankFeatures(this.features);
+    this.rankFeatures = new RankFeatures(this.features, (a, b) => this.cooc.similarity(a, b));
     this.rankX = new Float32Array(capacity * NUM_RANK_FEATURES);
     this.rankScore = new Float32Array(capacity);
     this.rankOrder = new Int32Array(capacity);

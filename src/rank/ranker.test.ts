@@ -27,7 +27,7 @@ test('fit recovers planted outcome models; the blend ranks by weighted outcome p
     y[r * 2] = rng.next() < pPlay ? 1 : 0;
     y[r * 2 + 1] = rng.next() < pSkip ? 1 : 0;
   }
-  const ranker = new MultiObjectiveRanker({ outcomes: ['play', 'skip'], weights: { play: 1, skip: -1 }, l2: 1e-4, learningRate: 0.05, epochs: 3, batchSize: 128, seed: 1 });
+  const ranker = new MultiObjectiveRanker({ outcomes: ['play', 'skip'], weights: { play: 1, skip: -1 }, l2: 1e-4, learningRate: 0.05, epochs: 8, batchSize: 128, seed: 1 });
   const losses = ranker.fit({ n, x, y });
   assert.ok(losses.play < 0.55 && losses.skip < 0.55, JSON.stringify(losses));
   const top = ranker.topWeights(1);

@@ -49,6 +49,8 @@ export const RANK_FEATURES = [
   'in:cooc',
   'in:trending',
   'in:fresh',
+  'simLast', // item-item similarity to the newest positive item
+  'simLast3', // summed similarity to the three newest positive items
 ] as const;
 export const NUM_RANK_FEATURES = RANK_FEATURES.length;
 const SOURCE_FEATURE: Record<string, number> = {
@@ -61,6 +63,8 @@ const SOURCE_FEATURE: Record<string, number> = {
 const IN_COOC = RANK_FEATURES.indexOf('in:cooc');
 const IN_TRENDING = RANK_FEATURES.indexOf('in:trending');
 const IN_FRESH = RANK_FEATURES.indexOf('in:fresh');
+const SIM_LAST = RANK_FEATURES.indexOf('simLast');
+const SIM_LAST3 = RANK_FEATURES.indexOf('simLast3');
 const DAY_MS = 86_400_000;
 /** Recent positives the affinity features look at. */
 const AFFINITY_ITEMS = 20;
@@ -79,7 +83,11 @@ export interface PoolView {
 export class RankFeatures {
   private recent = new Int32Array(AFFINITY_ITEMS);
 
-  constructor(private readonly f: OnlineFeatures) {}
+  /** similarity(a, b): item-item similarity of the online index (co-occurrence), for the recency features. */
+  constructor(
+    private readonly f: OnlineFeatures,
+    private readonly similarity: (a: number, b: number) => number = () => 0,
+  ) {}
 
   /** x: [pool.count, NUM_RANK_FEATURES] row-major output. */
   fill(h: UserHistory | undefined, pool: PoolView, surface: string, nowMs: number, x: Float32Array): void {
@@ -139,6 +147,13 @@ export class RankFeatures {
       x[o + 17] = surface === 'next' ? 1 : 0;
       x[o + 18] = Math.log1p(i);
       x[o + 19] = pool.merged[i] / best;
+      if (nRecent > 0) {
+        const s0 = this.similarity(this.recent[0], ix);
+        let s3 = s0;
+        for (let k = 1; k < Math.min(3, nRecent); k++) s3 += this.similarity(this.recent[k], ix);
+        x[o + SIM_LAST] = s0;
+        x[o + SIM_LAST3] = s3;
+      }
     }
     for (const src of pool.sources) {
       const col = SOURCE_FEATURE[src.name];
