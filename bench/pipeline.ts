@@ -207,6 +207,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const scores = new Float32Array(poolSize);
   const inCooc = RANK_FEATURES.indexOf('in:cooc');
   const big = 1e9;
+  let rankMs = 0;
   for (const u of evalUsers) {
     const { log, t } = usable[u];
     const target = t.test.itemId;
@@ -214,7 +215,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const trPos = tr.itemIds.indexOf(target);
     accumulate(res.trending, trPos >= 0 ? trPos + 1 : big);
     if (trPos >= 0) recall.trending++;
+    const tPool = performance.now();
     const pool = engineB.rankingPool(log.userId, 'home', poolSize);
+    ranker.score(pool.x, pool.count, scores);
+    rankMs += performance.now() - tPool;
     const pos = pool.itemIds.indexOf(target);
     accumulate(res.merged, pos >= 0 ? pos + 1 : big);
     if (pos >= 0) recall.pool++;
@@ -222,7 +226,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const coocHit = pos >= 0 && pool.x[pos * F + inCooc] === 1;
     accumulate(res.cooc, coocHit ? pos + 1 : big);
     if (coocHit) recall.cooc++;
-    ranker.score(pool.x, pool.count, scores);
     if (pos < 0) accumulate(res.ranker, big);
     else {
       let rank = 1;
@@ -251,6 +254,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     rankerLogLoss: Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, round(v)])),
     rankerTopWeights: ranker.topWeights(4),
     fitSeconds: round(fitSeconds, 1),
+    /** Mean time to merge a 200-item pool, assemble its features and score it (the ranker's serving cost). */
+    poolAndRankMsPerUser: round(rankMs / users, 3),
     seconds: round((performance.now() - t0) / 1000, 1),
     outcomes: O,
   };
