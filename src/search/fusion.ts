@@ -110,7 +110,16 @@ export class LogisticBlend {
     rel: Float32Array,
     offsets: Int32Array,
     numFeatures: number,
-    opts: { l2?: number; iterations?: number; lr?: number; maxPairsPerQuery?: number; seed?: number; exclude?: readonly number[] } = {},
+    opts: {
+      l2?: number;
+      iterations?: number;
+      lr?: number;
+      maxPairsPerQuery?: number;
+      seed?: number;
+      exclude?: readonly number[];
+      /** queryWeights: [queries] multiplies every pair of that query (default 1). */
+      queryWeights?: ArrayLike<number>;
+    } = {},
   ): LogisticBlend {
     const F = numFeatures;
     const keep = new Uint8Array(F).fill(1);
@@ -121,7 +130,7 @@ export class LogisticBlend {
     const l2 = opts.l2 ?? 1e-3;
     const iters = opts.iterations ?? 300;
     const lr = opts.lr ?? 1;
-    const maxPairs = opts.maxPairsPerQuery ?? 2_000;
+    const maxPairs = opts.maxPairsPerQuery ?? 1_000;
     let seed = (opts.seed ?? 1) >>> 0;
     const rand = (n: number): number => {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
@@ -141,7 +150,7 @@ export class LogisticBlend {
         if (rel[i] <= rel[j]) continue;
         // An excluded feature gets a zero column, hence zero gradient and weight (ablations).
         for (let f = 0; f < F; f++) diffs.push(keep[f] ? X[i * F + f] - X[j * F + f] : 0);
-        weights.push(2 ** rel[i] - 2 ** rel[j]);
+        weights.push((2 ** rel[i] - 2 ** rel[j]) * (opts.queryWeights ? opts.queryWeights[q] : 1));
       }
     }
     const P = weights.length;

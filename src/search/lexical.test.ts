@@ -139,3 +139,15 @@ test('scores equal a naive BM25F computation (cached field weights stay exact as
   for (let i = 0; i < r.count; i++) assert.ok(Math.abs(r.scores[i] - naive[r.ixs[i]]) < 1e-5, `doc ${r.ixs[i]}: ${r.scores[i]} vs ${naive[r.ixs[i]]}`);
   assert.equal(r.count, 3);
 });
+
+test('titleCover is 1 when the query is the title up to a typo, lower for partial matches', () => {
+  const idx = new LexicalIndex();
+  idx.add(0, { title: 'Toy Story', text: 'toy story toy story' });
+  idx.add(1, { title: 'Toy Story of Terror', text: '' });
+  idx.add(2, { title: 'Other', text: 'a toy story' });
+  const r = idx.search('toy stroy ', 3);
+  const cover = new Map(Array.from(r.ixs, (ix, i) => [ix, r.titleCover[i]]));
+  assert.equal(cover.get(0), 1);
+  assert.equal(cover.get(1), 0.5);
+  assert.equal(cover.get(2), 0);
+});

@@ -205,6 +205,11 @@ export interface LexicalHits {
   ixs: Int32Array;
   /** scores: [count] BM25F scores (> 0). */
   scores: Float32Array;
+  /**
+   * titleCover: [count] query words found in the title (exactly or as a variant) divided by
+   * max(query words, title words): 1 when the query *is* the title up to typos — the known-item signal.
+   */
+  titleCover: Float32Array;
   count: number;
 }
 
@@ -251,6 +256,8 @@ export class LexicalIndex {
   private acc = new Float32Array(0);
   private best = new Float32Array(0);
   private matched = new Uint8Array(0);
+  private titleHit = new Uint8Array(0);
+  private titleMatched = new Uint8Array(0);
   private touched = new Int32Array(0);
   private tokTouched = new Int32Array(0);
   private readonly osaRows: [Int32Array, Int32Array, Int32Array] = [new Int32Array(64), new Int32Array(64), new Int32Array(64)];
@@ -301,6 +308,8 @@ export class LexicalIndex {
     this.acc = new Float32Array(cap);
     this.best = new Float32Array(cap);
     this.matched = new Uint8Array(cap);
+    this.titleHit = new Uint8Array(cap);
+    this.titleMatched = new Uint8Array(cap);
     this.touched = new Int32Array(cap);
     this.tokTouched = new Int32Array(cap);
     this.capacity = cap;
@@ -533,7 +542,7 @@ export class LexicalIndex {
       throw new ValidationError('n must be an integer in 1..10000', [{ path: 'n', message: `got ${n}` }]);
     }
     const { tokens, lastIsPrefix } = LexicalIndex.parseQuery(q);
-    const empty: LexicalHits = { ixs: new Int32Array(0), scores: new Float32Array(0), count: 0 };
+    const empty: LexicalHits = { ixs: new Int32Array(0), scores: new Float32Array(0), titleCover: new Float32Array(0), count: 0 };
     if (tokens.length === 0 || this.liveCount === 0) return empty;
 
     const N = this.liveCount;
@@ -543,6 +552,8 @@ export class LexicalIndex {
     const acc = this.acc;
     const best = this.best;
     const matched = this.matched;
+    const titleHit = this.titleHit;
+    const titleMatched = this.titleMatched;
     const touched = this.touched;
     const tokTouched = this.tokTouched;
     const docGen = this.docGen;
@@ -575,6 +586,7 @@ export class LexicalIndex {
           const s = (w * tfw) / (k1 + tfw);
           if (best[ix] === 0) tokTouched[nTok++] = ix;
           if (s > best[ix]) best[ix] = s;
+          if (tfs[k * NF] > 0) titleHit[ix] = 1; // field 0 = title
         }
       }
       for (let j = 0; j < nTok; j++) {
@@ -582,12 +594,17 @@ export class LexicalIndex {
         if (acc[ix] === 0) touched[nTouched++] = ix;
         acc[ix] += best[ix];
         matched[ix]++;
+        titleMatched[ix] += titleHit[ix];
+        titleHit[ix] = 0;
         best[ix] = 0;
       }
     }
 
     const k = Math.min(n, nTouched);
-    if (k === 0) return empty;
+    if (k === 0) {
+      for (let j = 0; j < nTouched; j++) titleMatched[touched[j]] = 0;
+      return empty;
+    }
     if (this.topkCap < k) {
       this.topkCap = Math.max(k, this.topkCap * 2);
       this.topk = new TopK(this.topkCap);
@@ -608,6 +625,12 @@ export class LexicalIndex {
     }
     const out = new CandidateBuffer(heap.count);
     heap.drainInto(out);
-    return { ixs: out.items, scores: out.scores, count: out.count };
+    const titleCover = new Float32Array(out.count);
+    for (let i = 0; i < out.count; i++) {
+      const ix = out.items[i];
+      titleCover[i] = titleMatched[ix] / Math.max(nq, this.fieldLen[ix * NF]);
+    }
+    for (let j = 0; j < nTouched; j++) titleMatched[touched[j]] = 0;
+    return { ixs: out.items, scores: out.scores, titleCover, count: out.count };
   }
 }

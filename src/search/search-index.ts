@@ -97,10 +97,15 @@ export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
 
 /**
- * Features of a candidate, in this order, for the learned blend. The two products let a linear model
- * say "popular *and* matching" (popularity alone would lift popular non-matches).
+ * Features of a candidate, in this order, for the learned blend. The products let a linear model
+ * say "popular *and* matching" (popularity alone would lift popular non-matches). `titleCover` is the
+ * known-item signal (the query is some item's title, up to typos); `popularity*topical` multiplies
+ * popularity by 1 − (the best titleCover of the query's candidates), so popularity can count for
+ * topical queries ("comedy") without overriding the exact title of a navigational one.
  */
-export const BLEND_FEATURES = ['bm25', 'cosine', 'rrf', 'popularity', 'both', 'popularity*bm25', 'popularity*cosine'] as const;
+export const BLEND_FEATURES = [
+  'bm25', 'cosine', 'rrf', 'popularity', 'both', 'popularity*bm25', 'popularity*cosine', 'titleCover', 'popularity*topical',
+] as const;
 const NFEAT = BLEND_FEATURES.length;
 
 /** A candidate's features and scores for one query (exposed for the benchmark and blend fitting). */
@@ -497,7 +502,7 @@ export class SearchIndex {
   ): Candidates {
     const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
     // Single-retriever modes skip the other retriever (its list would not be used).
-    const lex = mode === 'semantic' ? { ixs: new Int32Array(0), scores: new Float32Array(0), count: 0 } : this.lexical.search(q, L, filter);
+    const lex = mode === 'semantic' ? { ixs: new Int32Array(0), scores: new Float32Array(0), titleCover: new Float32Array(0), count: 0 } : this.lexical.search(q, L, filter);
     if (!queryEmbedded) {
       if (this.external) throw new UnavailableError('an external encoder is attached: use searchAsync');
       this.encoder.embed({ title: q }, this.qvec);
@@ -523,11 +528,14 @@ export class SearchIndex {
     for (let r = 0; r < lex.count; r++) {
       const i = pos.get(lex.ixs[r])!;
       X[i * NFEAT] = lex.scores[r] / maxLex;
+      X[i * NFEAT + 7] = lex.titleCover[r];
       lexRank[i] = r + 1;
     }
     for (let r = 0; r < sem.count; r++) semRank[pos.get(sem.items[r])!] = r + 1;
     const d = this.dims;
     const logMax = this.maxLogPop > 0 ? this.maxLogPop : 1;
+    let navigational = 0;
+    for (let r = 0; r < lex.count; r++) navigational = Math.max(navigational, lex.titleCover[r]);
     for (let i = 0; i < count; i++) {
       const o = ixs[i] * d;
       let s = 0;
@@ -537,6 +545,7 @@ export class SearchIndex {
       X[i * NFEAT + 4] = lexRank[i] > 0 && semRank[i] > 0 ? 1 : 0;
       X[i * NFEAT + 5] = X[i * NFEAT + 3] * X[i * NFEAT];
       X[i * NFEAT + 6] = X[i * NFEAT + 3] * Math.max(0, s);
+      X[i * NFEAT + 8] = X[i * NFEAT + 3] * (1 - navigational);
     }
     return { ixs, X, lexRank, semRank, count };
   }
@@ -703,7 +712,7 @@ export class SearchIndex {
    * `relevant` is a set (binary) or a map item id → graded relevance (0 = not relevant).
    */
   fitBlend(
-    queries: readonly { q: string; relevant: ReadonlySet<string> | ReadonlyMap<string, number> }[],
+    queries: readonly { q: string; relevant: ReadonlySet<string> | ReadonlyMap<string, number>; weight?: number }[],
     opts: { l2?: number; iterations?: number; seed?: number; exclude?: readonly (typeof BLEND_FEATURES)[number][] } = {},
   ): LogisticBlend {
     const Xs: number[] = [];
@@ -720,7 +729,8 @@ export class SearchIndex {
     }
     if (rels.length === 0) throw new ValidationError('no candidates to fit the blend on', [{ path: 'queries', message: 'empty' }]);
     const exclude = (opts.exclude ?? []).map((f) => BLEND_FEATURES.indexOf(f));
-    const blend = LogisticBlend.fitPairwise(Float64Array.from(Xs), Float32Array.from(rels), Int32Array.from(offsets), NFEAT, { ...opts, exclude });
+    const queryWeights = Float64Array.from(queries, (q) => q.weight ?? 1);
+    const blend = LogisticBlend.fitPairwise(Float64Array.from(Xs), Float32Array.from(rels), Int32Array.from(offsets), NFEAT, { ...opts, exclude, queryWeights });
     this.blend = blend;
     return blend;
   }
