@@ -28,7 +28,7 @@ import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../src/core/schema
 import { generateSynthetic } from '../src/core/synth.js';
 import { createEngine, type EngineConfigInput, type OnlineEngine } from '../src/engine/index.js';
 import { readDataset } from '../src/ingest/datasets.js';
-import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from '../src/rank/index.js';
+import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES, buildRankExamples, lastEpisodes, type Episode } from '../src/rank/index.js';
 import { MemoryStore } from '../src/store/memory.js';
 
 const DAY = 86_400_000;
@@ -74,31 +74,6 @@ function demo(): World {
   }
   const logs = [...byUser.entries()].map(([userId, events]) => ({ userId, events }));
   return { name: 'demo', items: data.items, logs, outcomes: ['play', 'complete', 'like', 'skip'], config: {} };
-}
-
-/**
- * Validation and test targets. Consecutive events on one item are one episode (play → complete → like);
- * the test target is the last positive episode, the validation target the episode before it (any kind: a
- * skipped episode teaches the skip outcome). History = the events before the target episode starts.
- */
-interface Target {
-  start: number;
-  itemId: string;
-  types: Set<string>;
-}
-function targets(log: UserLog): { val: Target; test: Target } | undefined {
-  const ev = log.events;
-  const episodes: Target[] = [];
-  for (let k = 0; k < ev.length; k++) {
-    const last = episodes[episodes.length - 1];
-    if (last && last.itemId === ev[k].itemId) last.types.add(ev[k].type);
-    else episodes.push({ start: k, itemId: ev[k].itemId, types: new Set([ev[k].type]) });
-  }
-  const positive = (t: Target): boolean => [...t.types].some((x) => (DEFAULT_EVENT_WEIGHTS[x] ?? 0) > 0) && !t.types.has('skip');
-  let e = episodes.length - 1;
-  while (e >= 0 && !positive(episodes[e])) e--;
-  if (e < 2) return undefined;
-  return { val: episodes[e - 1], test: episodes[e] };
 }
 
 async function engineOn(world: World, logs: { events: Event[] }[], nowMs: number): Promise<OnlineEngine> {
@@ -156,7 +131,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
   const world = values.data === 'demo' ? demo() : await ml1m(values.data, values.format);
   const rng = new Rng(num('seed'));
-  const usable = world.logs.map((l) => ({ log: l, t: targets(l) })).filter((x) => x.t !== undefined) as { log: UserLog; t: { val: Target; test: Target } }[];
+  const usable = world.logs.map((l) => ({ log: l, t: lastEpisodes(l.events) })).filter((x) => x.t !== undefined) as { log: UserLog; t: { val: Episode; test: Episode } }[];
   let endMs = 0;
   for (const l of world.logs) for (const e of l.events) if (e.timestamp > endMs) endMs = e.timestamp;
   endMs += 60_000;
@@ -167,36 +142,19 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // 1. Train the ranker on engine A (history = events before the validation target).
   const engineA = await engineOn(world, usable.map(({ log, t }) => ({ events: log.events.slice(0, t.val.start) })), endMs);
   const trainUsers = rng.shuffle(Int32Array.from({ length: usable.length }, (_, i) => i)).subarray(0, Math.min(num('train-users'), usable.length));
-  const xs: number[] = [];
-  const ys: number[] = [];
-  let trainHits = 0;
-  for (const u of trainUsers) {
-    const { log, t } = usable[u];
-    const target = t.val;
-    const pool = engineA.rankingPool(log.userId, 'home', poolSize);
-    const pos = pool.itemIds.indexOf(target.itemId);
-    if (pos < 0) continue; // the target was not retrieved: nothing for a re-ranker to learn
-    trainHits++;
-    const rows = [pos];
-    for (let k = 0; k < num('negatives'); k++) {
-      const r = rng.int(pool.count);
-      if (r !== pos) rows.push(r);
-    }
-    for (const r of rows) {
-      for (let j = 0; j < F; j++) xs.push(pool.x[r * F + j]);
-      for (const o of world.outcomes) {
-        const ts = target.types;
-        const label = r === pos && (o === 'play' || ts.has(o) || (o === 'like' && (ts.has('save') || ts.has('share'))));
-        ys.push(label ? 1 : 0);
-      }
-    }
-  }
+  const built = buildRankExamples(
+    engineA,
+    Array.from(trainUsers, (u) => ({ userId: usable[u].log.userId, itemId: usable[u].t.val.itemId, types: usable[u].t.val.types })),
+    world.outcomes,
+    { poolSize, negatives: num('negatives'), rng },
+  );
+  const trainHits = built.usersWithTarget;
   await engineA.close();
   const weights = Object.fromEntries(world.outcomes.map((o) => [o, DEFAULT_EVENT_WEIGHTS[o] ?? 0]));
   const ranker = new MultiObjectiveRanker({ outcomes: world.outcomes, weights, l2: 1e-4, learningRate: Number(values.lr), epochs: num('epochs'), batchSize: 256, seed: 1 });
-  const n = xs.length / F;
+  const n = built.examples.n;
   const tFit = performance.now();
-  const losses = ranker.fit({ n, x: Float32Array.from(xs), y: Uint8Array.from(ys) });
+  const losses = ranker.fit(built.examples);
   const fitSeconds = (performance.now() - tFit) / 1000;
 
   // 2. Evaluate on engine B (history = everything before the test target).

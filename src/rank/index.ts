@@ -13,3 +13,4 @@ export {
   type RankExamples,
   type PoolView,
 } from './ranker.js';
+export { buildRankExamples, lastEpisodes, validateRanker, type Episode, type PoolProvider, type RankTarget } from './train.js';

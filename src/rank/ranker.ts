@@ -330,6 +330,35 @@ export class MultiObjectiveRanker {
     }
   }
 
+  /** What the model registry persists: config (with the feature list it was trained on) and tensors. */
+  toArtifacts(): { config: Record<string, unknown>; weights: Record<string, Float32Array> } {
+    return {
+      config: { ...this.config, features: [...RANK_FEATURES] },
+      weights: { w: this.w, b: this.b, mean: this.mean, invStd: this.invStd },
+    };
+  }
+
+  /** Rebuilds a ranker from registry artifacts; refuses one trained on another feature list. */
+  static fromArtifacts(config: Record<string, unknown>, weights: Record<string, Float32Array | Int32Array>): MultiObjectiveRanker {
+    const features = config.features as unknown;
+    if (!Array.isArray(features) || features.join(',') !== RANK_FEATURES.join(',')) {
+      throw new RangeError('ranker artifact was trained on a different feature list; retrain it');
+    }
+    const { features: _f, ...rest } = config;
+    const r = new MultiObjectiveRanker(rest as unknown as RankerConfig);
+    const O = r.config.outcomes.length;
+    const want: Record<string, number> = { w: O * NUM_RANK_FEATURES, b: O, mean: NUM_RANK_FEATURES, invStd: NUM_RANK_FEATURES };
+    for (const [k, n] of Object.entries(want)) {
+      const t = weights[k];
+      if (!(t instanceof Float32Array) || t.length !== n) throw new RangeError(`ranker artifact tensor ${k} must be ${n} floats`);
+    }
+    r.w.set(weights.w as Float32Array);
+    r.b.set(weights.b as Float32Array);
+    r.mean.set(weights.mean as Float32Array);
+    r.invStd.set(weights.invStd as Float32Array);
+    return r;
+  }
+
   /** The largest standardised weights per outcome (for explanations and reports). */
   topWeights(k = 5): Record<string, { feature: string; weight: number }[]> {
     const F = NUM_RANK_FEATURES;
