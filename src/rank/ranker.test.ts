@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../core/clock.js';
 import { Rng } from '../core/rng.js';
 import type { Event, Item } from '../core/schemas.js';
-import { createEngine, type OnlineEngine } from '../engine/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '../core/synth.js';
+import { createEngine, loadRanker, trainRankerFromStore, type OnlineEngine } from '../engine/index.js';
+import { ModelRegistry } from '../models/registry.js';
 import { MemoryStore } from '../store/memory.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from './index.js';
 
@@ -104,4 +109,29 @@ test('two-tower item vectors: a candidate source on home and the space of embedd
   assert.equal(after.modelVersions.twotower, 'twotower@v1');
   assert.throws(() => engine.setItemVectors(['a', 'b'], new Float32Array(3), 'x'), /do not split/);
   await store.close();
+});
+
+test('train-ranker job: trains on the store log, registers and activates; the engine serves with it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tastemaker-ranker-'));
+  try {
+    const data = generateSynthetic({ seed: 5, users: 300, items: 400, creators: 40, days: 10, eventsPerUser: 30, startMs: Date.UTC(2026, 0, 1) });
+    const store = new MemoryStore();
+    await store.upsertItems(data.items);
+    await store.appendEvents(data.events);
+    const registry = new ModelRegistry(dir);
+    const s = await trainRankerFromStore(store, registry, { poolSize: 100, negatives: 20, epochs: 3 });
+    assert.equal(s.activated, true);
+    assert.deepEqual(s.outcomes, ['play', 'complete', 'like', 'skip']);
+    assert.ok(s.trainExamples > 100 && s['valid.NDCG@10'] >= 0 && s['valid.NDCG@10'] <= 1);
+    const engine = (await createEngine(store, { clock: new ManualClock(Date.UTC(2026, 0, 12)) })) as OnlineEngine;
+    assert.equal(loadRanker(engine, registry), s.version);
+    const r = await engine.recommend({ userId: data.users[0].id, surface: 'home', n: 10 });
+    assert.equal(r.items.length, 10);
+    assert.equal(r.modelVersions.ranker, `ranker@${s.version}`);
+    const art = registry.load('ranker');
+    assert.throws(() => MultiObjectiveRanker.fromArtifacts({ ...art.config, features: ['x'] }, art.weights), /feature list/);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

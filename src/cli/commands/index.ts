@@ -8,7 +8,8 @@ import { register as registerTrain } from './train.js';
 import { register as registerModels } from './models.js';
 import { register as registerEval } from './eval.js';
 import { register as registerSearch } from './search.js';
+import { register as registerTrainRanker } from './train-ranker.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerModels, registerSearch];
+export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerTrainRanker, registerModels, registerSearch];
