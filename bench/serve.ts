@@ -16,7 +16,7 @@
  *                                 [--rate 1000] [--duration 15] [--connections 8] [--surface home] [--db path]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,10 +128,10 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
 }
 
 /** Starts `tastemaker serve` on a free loopback port; resolves with its URL once it listens. */
-function startServe(dbPath: string, configFile: string | undefined, cpuProf: string | undefined, nodeOptions: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
+function startServe(dbPath: string, dataDir: string, configFile: string | undefined, cpuProf: string | undefined, nodeOptions: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
   const t0 = performance.now();
   const nodeArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...(nodeOptions ? nodeOptions.split(/\s+/).filter(Boolean) : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(tmpdir(), 'tastemaker-bench-serve-data'), ...(configFile ? ['--config', configFile] : [])], {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(configFile ? ['--config', configFile] : [])], {
     cwd: REPO,
     env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -211,6 +211,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       /** Engine config JSON passed to serve (as the config file's `engine`), e.g. '{"rerank":{"lambda":0.8}}'. */
       config: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      /** Model registry dir for the server (default: a fresh empty one, i.e. no trained models). */
+      'data-dir': { type: 'string' },
       /** V8/node flags for the server process, e.g. '--max-semi-space-size=64'. */
       'node-options': { type: 'string' },
       fresh: { type: 'boolean', default: false },
@@ -243,7 +245,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     configFile = join(tmpdir(), `tastemaker-bench-serve-config-${process.pid}.json`);
     writeFileSync(configFile, JSON.stringify({ engine: JSON.parse(values.config) as unknown }));
   }
-  const server = await startServe(dbPath, configFile, values['cpu-prof'], values['node-options']);
+  // A fresh data dir serves without trained models; --data-dir points at one with e.g. an active ranker.
+  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tastemaker-bench-serve-data-'));
+  const server = await startServe(dbPath, dataDir, configFile, values['cpu-prof'], values['node-options']);
   try {
     const path = `surface=${values.surface}&n=${num('n')}`;
     await load(server.url, world.users, path, { durationS: 3, connections: num('connections'), seed: 99 }); // JIT warm-up
@@ -266,6 +270,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       maxP99Ms: max.p99Ms,
       connections: num('connections'),
       nodeOptions: values['node-options'] ?? '',
+      dataDir: values['data-dir'] ?? '(fresh, no models)',
       storeCached: cached,
       generateSeconds: gen?.generateSeconds ?? 0,
       serverStartSeconds: server.warmSeconds,

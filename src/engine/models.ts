@@ -70,6 +70,8 @@ export interface TrainRankerOptions {
   engineConfig?: EngineConfigInput;
   poolSize?: number;
   negatives?: number;
+  /** Most users whose target episodes are used (sampled; the others only shape the history). */
+  maxUsers?: number;
   /** Share of users held out for the validation metric. */
   validShare?: number;
   seed?: number;
@@ -140,6 +142,7 @@ export async function trainRankerFromStore(store: Store, registry: ModelRegistry
   const engine = (await createEngine(history, { clock: new ManualClock(lastMs + 1), config: { ...opts.engineConfig, ranker: { poolSize } } })) as OnlineEngine;
   const rng = new Rng(opts.seed ?? 1);
   rng.shuffle(targets);
+  if (opts.maxUsers !== undefined && targets.length > opts.maxUsers) targets.length = opts.maxUsers;
   const nValid = Math.max(1, Math.floor(targets.length * (opts.validShare ?? 0.1)));
   const valid = targets.slice(0, nValid);
   const train = targets.slice(nValid);

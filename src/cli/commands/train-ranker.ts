@@ -1,5 +1,5 @@
 /**
- * `tastemaker train-ranker --db <path> [--data-dir D] [--pool 200] [--negatives 100] [--seed S] [--json]`:
+ * `tastemaker train-ranker --db <path> [--data-dir D] [--pool 200] [--negatives 100] [--users 20000] [--seed S] [--json]`:
  * trains the learned multi-objective ranker on the stored log (src/engine/models.ts), registers the version
  * in the model registry and activates it unless it validates worse than the active one. A running
  * `tastemaker serve` over the same data dir picks it up within seconds.
@@ -19,6 +19,7 @@ const Options = z.strictObject({
   pool: z.coerce.number().int().min(10).max(1_000).default(200),
   negatives: z.coerce.number().int().min(1).max(1_000).default(100),
   seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(1),
+  users: z.coerce.number().int().min(10).max(10_000_000).default(20_000),
   json: z.boolean().optional(),
 });
 
@@ -37,6 +38,7 @@ export async function runTrainRanker(raw: Record<string, unknown>): Promise<Trai
       poolSize: o.pool,
       negatives: o.negatives,
       seed: o.seed,
+      maxUsers: o.users,
     });
   } finally {
     await store.close();
@@ -53,6 +55,7 @@ export function register(program: Command): void {
     .option('--pool <n>', 'candidates per user the ranker re-scores', '200')
     .option('--negatives <n>', 'pool negatives sampled per user', '100')
     .option('--seed <n>', 'random seed', '1')
+    .option('--users <n>', 'most users whose last episode is a training/validation target', '20000')
     .option('--json', 'print only the JSON summary')
     .action(async (raw: Record<string, unknown>) => {
       const s = await runTrainRanker(raw);
