@@ -213,3 +213,22 @@ test('content candidate source proposes a brand-new item to the engine through i
   assert.ok(!got.includes('a') && !got.includes('c'));
   for (let i = 1; i < out.count; i++) assert.ok(out.scores[i - 1] >= out.scores[i]);
 });
+
+test('pairwise blend (Newton) ranks by the feature that orders graded relevance; Cholesky solves', async () => {
+  const { solveSymmetric } = await import('./fusion.js');
+  const x = solveSymmetric(Float64Array.from([4, 2, 2, 3]), Float64Array.from([2, 1]), 2);
+  assert.ok(Math.abs(4 * x[0] + 2 * x[1] - 2) < 1e-12 && Math.abs(2 * x[0] + 3 * x[1] - 1) < 1e-12);
+  // Two queries, 30 candidates each: rel grows with feature 0; feature 1 is noise.
+  const n = 60;
+  const X = new Float64Array(n * 2);
+  const rel = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    X[2 * i] = (i % 30) / 30;
+    X[2 * i + 1] = ((i * 37) % 11) / 11;
+    rel[i] = Math.floor((i % 30) / 10); // 0, 1, 2
+  }
+  const m = LogisticBlend.fitPairwise(X, rel, Int32Array.from([0, 30, 60]), 2);
+  assert.ok(m.weights[0] > 5 * Math.abs(m.weights[1]), `weights ${Array.from(m.weights)}`);
+  const ex = LogisticBlend.fitPairwise(X, rel, Int32Array.from([0, 30, 60]), 2, { exclude: [0] });
+  assert.equal(ex.weights[0], 0);
+});
