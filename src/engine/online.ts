@@ -320,14 +320,17 @@ export class OnlineEngine implements Engine {
     // Re-ranking chooses the page from a larger pool (diversity, caps and boosts can reach below n); the
     // learned ranker re-scores a pool of its own size.
     let pool = this.rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
-    if (this.ranker) pool = Math.max(pool, this.config.ranker.poolSize);
+    // The ranker personalises the feeds it was trained on (home, next); trending, fresh and similar keep
+    // their defined orders.
+    const ranked = this.ranker !== undefined && (surface === 'home' || surface === 'next');
+    if (ranked) pool = Math.max(pool, this.config.ranker.poolSize);
     const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, pool));
     // origin[k]: merged position of pool entry k (≥ merged.count: the (k - merged.count)-th fresh extra).
     const origin = this.origin;
     for (let k = 0; k < merged.count; k++) origin[k] = k;
     let poolItems = merged.items;
     let poolScores = merged.scores;
-    if (this.ranker) {
+    if (ranked) {
       this.applyRanker(h, merged, tiers, surface, nowMs);
       poolItems = this.poolItems;
       poolScores = this.poolScores;
@@ -362,11 +365,11 @@ export class OnlineEngine implements Engine {
       const item: RecommendedItem = { itemId: catalog.ids.id(ix), score: rr ? rr.score[k] : poolScores[p], sources };
       if (req.explain) {
         item.explanation = this.explain(ix, perSource, m < merged.count ? merged.scores[m] : 0, rr, k, surface === 'similar' ? seedIx : -1, nowMs);
-        if (this.ranker && m < merged.count) (item.explanation as Record<string, unknown>).ranker = this.explainRanker(m);
+        if (ranked && m < merged.count) (item.explanation as Record<string, unknown>).ranker = this.explainRanker(m);
       }
       items[k] = item;
     }
-    if (this.ranker) usedSources.add('ranker');
+    if (ranked) usedSources.add('ranker');
     this.current = undefined;
 
     const modelVersions: Record<string, string> = {};

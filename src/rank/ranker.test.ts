@@ -50,7 +50,7 @@ test('fit recovers planted outcome models; the blend ranks by weighted outcome p
   assert.throws(() => new MultiObjectiveRanker({ ...ranker.config, outcomes: [] }), RangeError);
 });
 
-test('set on the engine, the ranker reorders the page and is explained and versioned', async () => {
+test('set on the engine, the ranker reorders home (not trending) and is explained and versioned', async () => {
   const T0 = Date.UTC(2026, 0, 1);
   const items: Item[] = Array.from({ length: 20 }, (_, i) => ({ id: `i${i}`, creatorId: `c${i}`, title: `t${i}`, text: '', tags: [], attributes: {}, createdAt: T0 - 1e9, available: true }));
   const events: Event[] = [];
@@ -72,14 +72,17 @@ test('set on the engine, the ranker reorders the page and is explained and versi
   const pool = engine.rankingPool('me', 'trending', 50);
   assert.equal(pool.count, 20);
   assert.equal(pool.x.length, 20 * F);
-  const after = await engine.recommend({ userId: 'me', surface: 'trending', n: 3, explain: true });
+  const after = await engine.recommend({ userId: 'me', surface: 'home', n: 3, explain: true });
   assert.deepEqual(after.items.map((i) => i.itemId), ['i19', 'i18', 'i17'], 'least played first');
   assert.equal(after.modelVersions.ranker, 'v-test');
   const e = after.items[0].explanation as { ranker: { outcomes: Record<string, number>; mainFeatures: { feature: string }[] } };
   assert.ok(e.ranker.outcomes.play > 0 && e.ranker.outcomes.skip > 0);
   assert.ok(e.ranker.mainFeatures.some((m) => m.feature === 'popAll'));
-  const all = await engine.recommend({ userId: 'me', surface: 'trending', n: 20 });
+  const all = await engine.recommend({ userId: 'me', surface: 'home', n: 20 });
   assert.equal(all.items[19].itemId, 'i0', 'the skip-prone item last');
+  const trending = await engine.recommend({ userId: 'me', surface: 'trending', n: 1 });
+  assert.equal(trending.items[0].itemId, 'i1', 'trending keeps its own order');
+  assert.equal(trending.modelVersions.ranker, undefined);
   engine.setRanker(undefined);
   assert.equal((await engine.recommend({ userId: 'me', surface: 'trending', n: 1 })).items[0].itemId, 'i1');
   await store.close();
