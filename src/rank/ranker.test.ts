@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../core/synth.js';
-import { createEngine, loadRanker, trainRankerFromStore, type OnlineEngine } from '../engine/index.js';
+import { attachRegistry, createEngine, loadRanker, loadTwoTower, trainRankerFromStore, type OnlineEngine } from '../engine/index.js';
 import { ModelRegistry } from '../models/registry.js';
 import { MemoryStore } from '../store/memory.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from './index.js';
@@ -133,6 +133,37 @@ test('train-ranker job: trains on the store log, registers and activates; the en
     assert.equal(r.modelVersions.ranker, `ranker@${s.version}`);
     const art = registry.load('ranker');
     assert.throws(() => MultiObjectiveRanker.fromArtifacts({ ...art.config, features: ['x'] }, art.weights), /feature list/);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('registry: the active two-tower item vectors and ranker are loaded, and activations are followed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tastemaker-attach-'));
+  try {
+    const T0 = Date.UTC(2026, 0, 1);
+    const items: Item[] = Array.from({ length: 12 }, (_, i) => ({ id: `i${i}`, creatorId: `c${i}`, title: `t${i}`, text: '', tags: [], attributes: {}, createdAt: T0 - 1e9, available: true }));
+    const store = new MemoryStore();
+    await store.upsertItems(items);
+    await store.appendEvents([{ id: 'e0', userId: 'me', itemId: 'i0', type: 'play', timestamp: T0 }]);
+    const engine = (await createEngine(store, { clock: new ManualClock(T0 + 60_000) })) as OnlineEngine;
+    const registry = new ModelRegistry(dir);
+    assert.equal(loadTwoTower(engine, registry), undefined, 'nothing active yet');
+    const vectors = new Float32Array(12 * 2);
+    for (let k = 0; k < 12; k++) {
+      vectors[2 * k] = Math.cos((k * 30 * Math.PI) / 180);
+      vectors[2 * k + 1] = Math.sin((k * 30 * Math.PI) / 180);
+    }
+    const v = registry.register('twotower', { config: {}, metrics: { 'valid.NDCG@10': 0.1 }, weights: { itemVectors: vectors }, files: { 'items.json': JSON.stringify(items.map((i) => i.id)) } });
+    registry.activate('twotower', v);
+    const logs: string[] = [];
+    const stop = attachRegistry(engine, dir, (m) => logs.push(m));
+    const r = await engine.recommend({ userId: 'me', surface: 'home', n: 2 });
+    assert.deepEqual(r.items.map((i) => i.itemId).sort(), ['i1', 'i11']);
+    assert.equal(r.modelVersions.twotower, `twotower@${v}`);
+    assert.ok(logs.some((m) => m.includes('two-tower')));
+    stop();
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
