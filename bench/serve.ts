@@ -278,5 +278,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   } finally {
     server.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
+    if (configFile) rmSync(configFile, { force: true });
+    if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
   }
 }
