@@ -156,6 +156,11 @@ export class SearchIndex {
   private external: TextEmbedder | undefined;
   /** Slots whose external embedding is not computed yet (flushed by the async methods). */
   private readonly pending = new Set<number>();
+  /** Facet postings for filters: folded tag / creator key → live slots carrying it. */
+  private readonly tagIndex = new Map<string, Set<number>>();
+  private readonly creatorIndex = new Map<string, Set<number>>();
+  /** allowMask: [capacity] per-query scratch bitmap of the slots a filter allows (cleared after use). */
+  private allowMask = new Uint8Array(0);
   /** Search-click memory: normalised query → item id → click weight. */
   private readonly clicks = new Map<string, Map<string, number>>();
   private readonly topk = new TopK(5_000);
@@ -229,6 +234,7 @@ export class SearchIndex {
       let ix = this.ixById.get(it.id);
       if (ix !== undefined) {
         this.suggestRefs(this.items[ix]!, false);
+        this.facets(ix, false);
       } else {
         ix = this.free.length > 0 ? this.free.pop()! : this.items.length;
         this.ixById.set(it.id, ix);
@@ -249,6 +255,7 @@ export class SearchIndex {
       this.available[ix] = it.available ? 1 : 0;
       this.tagSets[ix] = new Set(it.tags.map(fold));
       this.creatorKeys[ix] = [it.creator, it.creatorId].filter((s): s is string => !!s).map(fold);
+      this.facets(ix, true);
       this.suggestRefs(it, true);
       newIxs.push(ix);
     }
@@ -269,6 +276,7 @@ export class SearchIndex {
       if (ix === undefined) continue;
       this.suggestRefs(this.items[ix]!, false);
       this.lexical.remove(ix);
+      this.facets(ix, false);
       this.items[ix] = undefined;
       this.tagSets[ix] = undefined;
       this.creatorKeys[ix] = undefined;
@@ -415,18 +423,50 @@ export class SearchIndex {
     return this.blend;
   }
 
-  private makeFilter(tags: string[] | undefined, creator: string | undefined): (ix: number) => boolean {
-    const want = tags?.map(fold);
-    const c = creator !== undefined ? fold(creator) : undefined;
-    return (ix: number): boolean => {
-      if (this.available[ix] !== 1) return false;
-      if (want) {
-        const s = this.tagSets[ix];
-        if (!s) return false;
-        for (const t of want) if (!s.has(t)) return false;
+  private facets(ix: number, add: boolean): void {
+    const put = (m: Map<string, Set<number>>, key: string): void => {
+      let set = m.get(key);
+      if (add) {
+        if (!set) m.set(key, (set = new Set()));
+        set.add(ix);
+      } else if (set) {
+        set.delete(ix);
+        if (set.size === 0) m.delete(key);
       }
-      if (c !== undefined && !this.creatorKeys[ix]?.includes(c)) return false;
-      return true;
+    };
+    for (const t of this.tagSets[ix] ?? []) put(this.tagIndex, t);
+    for (const k of new Set(this.creatorKeys[ix] ?? [])) put(this.creatorIndex, k);
+  }
+
+  /**
+   * The request filter. Without tags/creator: available items. With them: the allowed slots are
+   * enumerated once from the facet postings (iterating the smallest posting set), marked in a bitmap
+   * for O(1) checks, and listed so an exact semantic scan visits only them. Call `release` after use.
+   */
+  private makeFilter(tags: string[] | undefined, creator: string | undefined): { allows: (ix: number) => boolean; list?: Int32Array; release(): void } {
+    if (tags === undefined && creator === undefined) {
+      return { allows: (ix: number) => this.available[ix] === 1, release: () => undefined };
+    }
+    const empty = new Set<number>();
+    const sets: Set<number>[] = (tags ?? []).map((t) => this.tagIndex.get(fold(t)) ?? empty);
+    if (creator !== undefined) sets.push(this.creatorIndex.get(fold(creator)) ?? empty);
+    sets.sort((a, b) => a.size - b.size);
+    const list: number[] = [];
+    for (const ix of sets[0]) {
+      if (this.available[ix] !== 1) continue;
+      let ok = true;
+      for (let i = 1; i < sets.length && ok; i++) ok = sets[i].has(ix);
+      if (ok) list.push(ix);
+    }
+    if (this.allowMask.length < this.items.length) this.allowMask = new Uint8Array(Math.max(16, this.items.length * 2));
+    const mask = this.allowMask;
+    for (const ix of list) mask[ix] = 1;
+    return {
+      allows: (ix: number) => mask[ix] === 1,
+      list: Int32Array.from(list),
+      release: () => {
+        for (const ix of list) mask[ix] = 0;
+      },
     };
   }
 
@@ -452,12 +492,14 @@ export class SearchIndex {
   }
 
   /** Exact inner-product top-k over live, allowed slots. */
-  private exactSemantic(q: Float32Array, k: number, filter: (ix: number) => boolean): CandidateBuffer {
+  private exactSemantic(q: Float32Array, k: number, filter: (ix: number) => boolean, list?: Int32Array): CandidateBuffer {
     const d = this.dims;
     const heap = this.topk;
     heap.reset(Math.min(k, this.topk.capacity));
     const emb = this.emb;
-    for (let ix = 0; ix < this.items.length; ix++) {
+    const n = list ? list.length : this.items.length;
+    for (let i = 0; i < n; i++) {
+      const ix = list ? list[i] : i;
       if (!this.items[ix] || !filter(ix)) continue;
       let s = 0;
       const o = ix * d;
@@ -473,9 +515,10 @@ export class SearchIndex {
    * Semantic top-k for an embedded query (qvec filled), filtered. With a filter the graph is searched
    * 8× wider and the exact scan is the fallback only when fewer than `need` allowed items come back.
    */
-  private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean, need = k): CandidateBuffer {
+  private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean, need = k, list?: Int32Array): CandidateBuffer {
     const ann = this.ensureAnn();
-    if (!ann) return this.exactSemantic(this.qvec, k, filter);
+    // A short allow-list is cheaper to scan exactly than to dig out of the graph.
+    if (!ann || (list && list.length <= this.config.annThreshold)) return this.exactSemantic(this.qvec, k, filter, list);
     const fetch = Math.min(10_000, filtered ? Math.max(k * 8, 400) : k + 16);
     const r = ann.search(this.qvec, fetch, 1);
     const out = new CandidateBuffer(k);
@@ -487,18 +530,19 @@ export class SearchIndex {
       out.scores[out.count++] = r.scores[j];
     }
     // A selective filter can starve the graph search: fall back to an exact scan.
-    if (filtered && out.count < Math.min(k, need)) return this.exactSemantic(this.qvec, k, filter);
+    if (filtered && out.count < Math.min(k, need)) return this.exactSemantic(this.qvec, k, filter, list);
     return out;
   }
 
   /** Retrieval + features for one query (no personalisation); used by search and by blend fitting. */
   candidates(
     q: string,
-    filter: (ix: number) => boolean = this.makeFilter(undefined, undefined),
+    filter: (ix: number) => boolean = (ix) => this.available[ix] === 1,
     filtered = false,
     n = 10,
     queryEmbedded = false,
     mode: SearchMode = 'hybrid',
+    allowList?: Int32Array,
   ): Candidates {
     const { lexicalCandidates: L, semanticCandidates: S, rrfK } = this.config;
     // Single-retriever modes skip the other retriever (its list would not be used).
@@ -509,7 +553,7 @@ export class SearchIndex {
     }
     let qEmpty = true;
     for (let j = 0; j < this.qvec.length; j++) if (this.qvec[j] !== 0) qEmpty = false;
-    const sem = qEmpty || mode === 'lexical' ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n));
+    const sem = qEmpty || mode === 'lexical' ? new CandidateBuffer(0) : this.semantic(S, filter, filtered, Math.max(20, 2 * n), allowList);
     const fused = reciprocalRankFusion([{ ixs: lex.ixs, count: lex.count }, { ixs: sem.items, count: sem.count }], rrfK);
     const count = fused.size;
     const ixs = new Int32Array(count);
@@ -678,7 +722,12 @@ export class SearchIndex {
   private searchParsed(p: z.output<typeof SearchQuerySchema>, queryEmbedded: boolean): SearchResult {
     const filtered = p.tags !== undefined || p.creator !== undefined;
     const filter = this.makeFilter(p.tags, p.creator);
-    const c = this.candidates(p.q, filter, filtered, p.n, queryEmbedded, p.mode);
+    let c: Candidates;
+    try {
+      c = this.candidates(p.q, filter.allows, filtered, p.n, queryEmbedded, p.mode, filter.list);
+    } finally {
+      filter.release();
+    }
     const scores = new Float64Array(c.count);
     for (let i = 0; i < c.count; i++) scores[i] = this.baseScore(c, i, p.mode);
     const spread = SearchIndex.spread(scores);
