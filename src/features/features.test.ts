@@ -104,6 +104,12 @@ test('top list: stays equal to a full sort under random increases; decreases mar
   assert.equal(list.inexact, false);
   assert.deepEqual(Array.from(list.items.subarray(0, list.count)), expected());
   for (let k = 0; k < list.count; k++) assert.equal(list.keys[k], keys[list.items[k]]);
+  // A small decrease that keeps the member above every non-member keeps the list exact.
+  const top = list.items[0];
+  keys[top] -= 1e-9;
+  list.update(top, keys[top]);
+  assert.equal(list.inexact, false);
+  assert.deepEqual(Array.from(list.items.subarray(0, list.count)), expected());
   const member = list.items[0];
   keys[member] = 0.001;
   list.update(member, keys[member]);

@@ -5,8 +5,10 @@
  * Forward-decay keys only grow with positive events and never decay (decay is applied at read time), so
  * an update either moves a member up (insertion step) or lets a new item replace the last member. A key
  * that decreases (negative feedback, a deleted item, a counter rebase) can let a non-member overtake a
- * member: the member moves down and the list is marked inexact; `rebuild` restores it by one full scan,
- * which the reader runs at most every `rebuildIntervalMs` (the order among members is always exact).
+ * member. The list remembers the largest key it ever turned away (outsideMax, an upper bound of every
+ * non-member's key): a member that stays at or above it keeps the list exact; one that falls below marks
+ * it inexact, and `rebuild` restores it by one full scan, which the reader runs at most once a second
+ * (the order among members is always exact).
  */
 import { ensureLength } from './arrays.js';
 
@@ -20,6 +22,8 @@ export class TopList {
   /** True when some non-member may rank above a member (after a key decreased). */
   inexact = false;
   lastRebuildMs = -Infinity;
+  /** Upper bound of every non-member's key (the largest key turned away or evicted since the last rebuild). */
+  private outsideMax = 0;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= 1)) throw new RangeError(`top list capacity must be ≥ 1, got ${capacity}`);
@@ -36,7 +40,11 @@ export class TopList {
       if (this.count < this.capacity) p = this.count++;
       else {
         const last = this.count - 1;
-        if (!this.before(key, ix, this.keys[last], this.items[last])) return;
+        if (!this.before(key, ix, this.keys[last], this.items[last])) {
+          if (key > this.outsideMax) this.outsideMax = key;
+          return;
+        }
+        if (this.keys[last] > this.outsideMax) this.outsideMax = this.keys[last];
         this.posOf[this.items[last]] = -1;
         p = last;
       }
@@ -47,7 +55,7 @@ export class TopList {
       const old = this.keys[p];
       this.keys[p] = key;
       if (key < old) {
-        this.inexact = true;
+        if (key < this.outsideMax) this.inexact = true;
         this.siftDown(p);
         return;
       }
@@ -102,6 +110,7 @@ export class TopList {
     const hi = this.items; // used as the heap: hi[0]/hk[0] is the worst kept entry
     const hk = this.keys;
     let n = 0;
+    let outside = 0;
     const worse = (a: number, ia: number, b: number, ib: number): boolean => this.before(b, ib, a, ia);
     for (let ix = 0; ix < size; ix++) {
       const g = key(ix);
@@ -117,7 +126,11 @@ export class TopList {
           p = q;
         }
       } else {
-        if (!this.before(g, ix, hk[0], hi[0])) continue;
+        if (!this.before(g, ix, hk[0], hi[0])) {
+          if (g > outside) outside = g;
+          continue;
+        }
+        if (hk[0] > outside) outside = hk[0];
         p = this.siftRootDown(n, g, ix);
       }
       hi[p] = ix;
@@ -137,6 +150,7 @@ export class TopList {
     }
     this.count = n;
     for (let k = 0; k < n; k++) this.posOf[hi[k]] = k;
+    this.outsideMax = outside;
     this.inexact = false;
     this.lastRebuildMs = nowMs;
   }
