@@ -90,6 +90,7 @@ export class OnlineEngine implements Engine {
   /** origin: [capacity + maxN] merged position of each working-pool entry (the ranker reorders the pool). */
   private readonly origin: Int32Array;
   private ranker: MultiObjectiveRanker | undefined;
+  private contentSource: CandidateSource | undefined;
   private rankerVersion = '';
   private readonly rankFeatures: RankFeatures;
   /** rankX: [capacity, F] feature rows of the pool; rankScore/rankOrder: [capacity]. */
@@ -185,11 +186,23 @@ export class OnlineEngine implements Engine {
     });
     // The creator of the session's newest positive item (next).
     const lastCreator = new Seeded('creator', creator, (ctx) => seedsFromHistory(ctx, sessionHistory(), { seedItems: 1, recencyDecay: 1 }, true));
+    // Content neighbours (set by setContentSource, e.g. the search stage's content tower): back-fill for
+    // items and users co-occurrence does not cover yet (cold start), before popularity.
+    const content: CandidateSource = {
+      name: 'content',
+      candidates: (ctx, n, out) => {
+        if (this.contentSource) this.contentSource.candidates(ctx, n, out);
+        else out.count = 0;
+      },
+    };
+    const contentHome = new Seeded('content', content, historySeeds(config.home));
+    const contentSimilar = content; // the request's single seed is already in the context
     this.tiers = {
       home: [
         { source: home, quota: Q },
         ...blend(embHome, config.twotower.homeWeight),
         ...blend(trending, config.home.trendingWeight),
+        { source: contentHome, quota: 2 * Q, fill: true },
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
       ],
@@ -202,7 +215,12 @@ export class OnlineEngine implements Engine {
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
       ],
-      similar: [{ source: similar, quota: Q }, { source: creator, quota: 2 * Q, fill: true }, { source: trending, quota: 2 * Q, fill: true }],
+      similar: [
+        { source: similar, quota: Q },
+        { source: contentSimilar, quota: 2 * Q, fill: true },
+        { source: creator, quota: 2 * Q, fill: true },
+        { source: trending, quota: 2 * Q, fill: true },
+      ],
       trending: [{ source: trending, quota: Q }, { source: fresh, quota: 2 * Q, fill: true }],
       fresh: [{ source: fresh, quota: Q }],
     };
@@ -404,6 +422,11 @@ export class OnlineEngine implements Engine {
     this.twotowerVersion = version;
     const src = this.twotower;
     this.embeddings = { dim, data: vectors, rowOf: (ix) => src.rowOf(ix) };
+  }
+
+  /** A content-based source (proposes items like the seed items) used as back-fill on home and similar. */
+  setContentSource(source: CandidateSource | undefined): void {
+    this.contentSource = source;
   }
 
   /** Serves every later request through this ranker (undefined: merged order). */

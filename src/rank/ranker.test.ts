@@ -169,3 +169,37 @@ test('registry: the active two-tower item vectors and ranker are loaded, and act
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a content source back-fills similar and home before popularity (cold start)', async () => {
+  const T0 = Date.UTC(2026, 0, 1);
+  const items: Item[] = Array.from({ length: 10 }, (_, i) => ({ id: `i${i}`, creatorId: i < 5 ? 'ca' : 'cb', title: `t${i}`, text: '', tags: [], attributes: {}, createdAt: T0 - 1e9, available: true }));
+  const store = new MemoryStore();
+  await store.upsertItems(items);
+  await store.appendEvents([{ id: 'e0', userId: 'me', itemId: 'i0', type: 'play', timestamp: T0 }]);
+  const engine = (await createEngine(store, { clock: new ManualClock(T0 + 60_000) })) as OnlineEngine;
+  const before = await engine.similar('i0', 2);
+  assert.ok(before.items.every((i) => i.sources.includes('creator')), 'no co-occurrence: same creator');
+  const ids = engine.features.catalog.ids;
+  // "Content" says i0 is like i9 and i8 (other creator).
+  engine.setContentSource({
+    name: 'content',
+    candidates: (ctx, n, out) => {
+      out.count = 0;
+      for (const id of ['i9', 'i8']) {
+        const ix = ids.get(id);
+        if (ctx.seedCount > 0 && ctx.filter.allows(ix) && out.count < n) {
+          out.items[out.count] = ix;
+          out.scores[out.count++] = 1 - out.count * 0.1;
+        }
+      }
+    },
+  });
+  const sim = await engine.similar('i0', 3);
+  assert.deepEqual(sim.items.map((i) => i.itemId).slice(0, 2), ['i9', 'i8']);
+  assert.deepEqual(sim.items[0].sources, ['content']);
+  const home = await engine.recommend({ userId: 'me', surface: 'home', n: 3 });
+  assert.deepEqual(home.items.map((i) => i.itemId).slice(0, 2), ['i9', 'i8'], 'home back-fills with content before trending');
+  engine.setContentSource(undefined);
+  assert.ok((await engine.similar('i0', 2)).items.every((i) => i.sources.includes('creator')));
+  await store.close();
+});
