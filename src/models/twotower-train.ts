@@ -27,8 +27,16 @@ export const TwoTowerTrainSchema = TwoTowerConfigSchema.extend({
   maxEpochs: z.number().int().min(1).max(10_000).default(200),
   /** Epochs without a validation improvement before stopping. */
   patience: z.number().int().min(1).max(1000).default(4),
-  /** Training positions sampled per user per epoch (0 = every position). */
-  positionsPerUser: z.number().int().min(0).max(100_000).default(32),
+  /**
+   * Training positions sampled (with replacement) per user per pass; 0 = every position once per pass,
+   * without replacement (better on short, sparse sequences: ML-100K and Last.fm validation +7-38 %).
+   */
+  positionsPerUser: z.number().int().min(0).max(100_000).default(0),
+  /**
+   * Examples per "epoch" (one validation, one early-stopping tick); a pass over the training positions
+   * is split into chunks of this size so large datasets are validated often. 0 = one full pass.
+   */
+  examplesPerEpoch: z.number().int().min(0).max(100_000_000).default(200_000),
   /** Users sampled for the per-epoch validation NDCG@10 (0 = all with a target). */
   validUsers: z.number().int().min(0).max(10_000_000).default(3000),
   /** Learning-rate factor applied after each epoch without a validation improvement (1 = off). */
@@ -112,7 +120,6 @@ export class TwoTowerRecommender implements Recommender {
     this.net = net;
 
     // Target frequencies → logQ for the mixture of in-batch (popularity) and uniform sampling.
-    const B = cfg.batchSize, S = cfg.sampledNegatives;
     const freq = new Float64Array(numItems);
     let numTargets = 0;
     for (let u = 0; u < numUsers; u++) {
@@ -122,6 +129,8 @@ export class TwoTowerRecommender implements Recommender {
       }
     }
     if (numTargets === 0) throw new ValidationError('twotower needs users with at least 2 interactions', [{ path: 'train', message: 'no training pairs' }]);
+    // A batch never holds more examples than exist (tiny catalogs), so every epoch takes a step.
+    const B = Math.min(cfg.batchSize, cfg.positionsPerUser > 0 ? Infinity : numTargets), S = cfg.sampledNegatives;
     const logQ = new Float32Array(numItems); // [numItems]
     for (let i = 0; i < numItems; i++) logQ[i] = Math.log((B * (freq[i] / numTargets) + S / numItems) / (B + S));
 
@@ -154,10 +163,17 @@ export class TwoTowerRecommender implements Recommender {
     /** Learning curve: [minutes, epoch, train loss (EMA), valid NDCG@10] per epoch. */
     const curve: number[][] = [];
     const srng = rng.fork(2);
+    let examples: Int32Array = new Int32Array(0); // [2 * pairs]: (user, position) of the current shuffled pass
+    let cursor = 0; // next pair of the pass
     for (epoch = 1; epoch <= cfg.maxEpochs && !outOfTime; epoch++) {
-      const examples = this.sampleExamples(train, cfg.positionsPerUser, srng); // [2 * n]: (user, position)
-      const n = examples.length / 2;
-      for (let s = 0; s + B <= n; s += B) {
+      if (cursor + B > examples.length / 2) {
+        examples = this.sampleExamples(train, cfg.positionsPerUser, srng);
+        cursor = 0;
+      }
+      const pairs = examples.length / 2;
+      const n = cfg.examplesPerEpoch > 0 ? Math.min(pairs, cursor + Math.max(B, cfg.examplesPerEpoch)) : pairs;
+      let s = cursor;
+      for (; s + B <= n; s += B) {
         for (let b = 0; b < B; b++) {
           const u = examples[2 * (s + b)], pos = examples[2 * (s + b) + 1];
           const start = train.offsets[u];
@@ -181,6 +197,7 @@ export class TwoTowerRecommender implements Recommender {
         }
         if (net.step % 50 === 0) ctx.onProgress?.({ epoch, step: net.step, loss: lossEma, elapsedSeconds: (Date.now() - t0) / 1000 });
       }
+      cursor = s;
       epochsRun = epoch;
       this.itemVecs = net.itemVectors();
       const ndcg = this.validate(train, ctx.validTargets, validIxs);
