@@ -18,11 +18,10 @@
  *   item i:  x = E[i] + mean_{f ∈ feats(i)} F[f]               E: [numItems, D], F: [hashBuckets, D]
  *            z = x + W2·relu(W1·x + b1) + b2                   W1: [H, D], W2: [D, H]
  *            v = z / |z|
- *   user:    hist = last ≤ L items, embeddings from P: [numItems, D] (a separate input table)
+ *   user:    hist = last ≤ L items, embeddings from P: [numItems, D] (by default tied: P is E)
  *            a = [mean(P[hist]) ; Σ_k w_k P[hist_k] ; P[last] ; … ; P[K-th last] (; U[user])]
  *                w_k ∝ decay^(age_k); empty slots (history shorter than K) are zeros
  *            z = Σ_k w_k P[hist_k] + A2·relu(A1·a + c1) + c2   A1: [H, A], A2: [D, H], A = (2+K)D (+D)
- *            (tieEmbeddings: P is the item tower's E)
  *            u = z / |z|
  *   score(u, i) = u·v_i / τ; serving ranks by u·v (τ and logQ only shape training).
  * Residual paths (x and the recency pool) make the towers start near "average of embeddings" and let the
