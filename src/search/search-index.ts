@@ -120,6 +120,8 @@ export interface Candidates {
 }
 
 const HISTORY_LIMIT = 200;
+/** Filtered semantic retrieval scans the allowed slots exactly up to this many (else the graph). */
+const EXACT_ALLOW_LIST = 2_048;
 
 function parseWith<S extends z.ZodType>(schema: S, v: unknown, prefix: string): z.output<S> {
   const r = schema.safeParse(v);
@@ -517,8 +519,9 @@ export class SearchIndex {
    */
   private semantic(k: number, filter: (ix: number) => boolean, filtered: boolean, need = k, list?: Int32Array): CandidateBuffer {
     const ann = this.ensureAnn();
-    // A short allow-list is cheaper to scan exactly than to dig out of the graph.
-    if (!ann || (list && list.length <= this.config.annThreshold)) return this.exactSemantic(this.qvec, k, filter, list);
+    // A short allow-list is cheaper to scan exactly than to dig out of the graph; a broad one (a common
+    // tag) is searched in the graph with over-fetch.
+    if (!ann || (list && list.length <= EXACT_ALLOW_LIST)) return this.exactSemantic(this.qvec, k, filter, list);
     const fetch = Math.min(10_000, filtered ? Math.max(k * 8, 400) : k + 16);
     const r = ann.search(this.qvec, fetch, 1);
     const out = new CandidateBuffer(k);
