@@ -9,13 +9,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.js';
-import { NotFoundError, PayloadTooLargeError, ValidationError, issuesFromSchema } from '../core/errors.js';
+import { NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError, issuesFromSchema } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
-import type { SearchIndex } from '../search/search-index.js';
+import { SearchIndex } from '../search/search-index.js';
 import { searchRouteSpecs } from '../search/routes.js';
 import { KeyRing, authorize } from './auth.js';
 import { parseJsonBody, toErrorResponse } from './errors.js';
+import type { SearchHolder } from './live-search.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { buildOpenApi, defineRoute, type RouteSpec } from './openapi.js';
 import {
@@ -54,13 +55,43 @@ export interface BuildAppOptions {
   logLevel?: Config['logLevel'];
   /** Also export process metrics (CPU, memory, event loop) on /metrics. */
   defaultMetrics?: boolean;
-  /** Serves GET /v1/search and /v1/suggest when given (src/search/routes.ts). */
-  search?: SearchIndex;
+  /**
+   * Serves GET /v1/search and /v1/suggest when given (src/search/routes.ts). A holder (LiveSearch) whose
+   * index is still building makes them answer 503 with Retry-After; deletes are forwarded to it.
+   */
+  search?: SearchIndex | SearchHolder;
 }
 
 export interface TastemakerApp extends FastifyInstance {
   /** This app's metrics (one registry per app). */
   tastemakerMetrics: ServeMetrics;
+}
+
+/** Seconds a client is told to wait while the search index builds. */
+const SEARCH_RETRY_AFTER_S = 5;
+
+/**
+ * The search routes over a holder: the same specs (validation, OpenAPI) bound to whichever index the
+ * holder has when a request arrives, 503 before it has one.
+ */
+function lazySearchRoutes(holder: SearchHolder, opts: Parameters<typeof searchRouteSpecs>[1]): RouteSpec[] {
+  let boundTo: SearchIndex | undefined;
+  let bound: RouteSpec[] = [];
+  const current = (i: number, reply: FastifyReply): RouteSpec => {
+    const index = holder.get();
+    if (!index) {
+      void reply.header('retry-after', String(SEARCH_RETRY_AFTER_S));
+      throw new UnavailableError('search index is building, retry shortly');
+    }
+    if (index !== boundTo) [boundTo, bound] = [index, searchRouteSpecs(index, opts)];
+    return bound[i];
+  };
+  // Handlers of the template are never called: it only lends the route shapes.
+  return searchRouteSpecs(new SearchIndex(), opts).map((spec, i) => ({
+    ...spec,
+    errors: [...spec.errors, 503],
+    handler: (ctx) => current(i, ctx.reply).handler(ctx),
+  }));
 }
 
 /** Longest raw path segment: ids are ≤ 256 characters, up to 12 bytes each once percent-encoded. */
@@ -205,6 +236,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
           throw new NotFoundError(`item ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown item id' }]);
         }
         engine.onItemDeleted(params.id);
+        if (opts.search && !(opts.search instanceof SearchIndex)) opts.search.onItemDeleted?.(params.id);
+        else opts.search?.remove([params.id]);
         return { id: params.id, deleted: true as const };
       },
     }),
@@ -281,7 +314,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     }),
   ];
 
-  if (opts.search) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN }));
+  if (opts.search instanceof SearchIndex) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN }));
+  else if (opts.search) routes.push(...lazySearchRoutes(opts.search, { store, maxN: limits.maxN }));
 
   let openapi: Record<string, unknown> | undefined;
   routes.push(

@@ -51,6 +51,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Unknown id.',
   413: 'Body or batch larger than the configured limits.',
   415: 'Content-Type is not application/json.',
+  503: 'Not ready yet (e.g. the search index is still building); retry after the Retry-After seconds.',
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -7,6 +7,7 @@ import type { Config } from '../core/config.js';
 import { UnavailableError } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import { buildApp, type BatchIngestor, type TastemakerApp } from './app.js';
+import type { SearchHolder } from './live-search.js';
 
 export interface RunningServer {
   app: TastemakerApp;
@@ -23,11 +24,13 @@ export interface StartServerOptions {
   config: Config;
   /** Log one line per request (config.logLevel); otherwise only warnings and errors. */
   logRequests?: boolean;
+  /** Serves /v1/search and /v1/suggest through this holder (503 until its index is ready); closed first on close. */
+  search?: SearchHolder & { close?(): void };
 }
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { engine, ingestor, config } = opts;
-  const app = buildApp({ engine, ingestor, config, defaultMetrics: true, logLevel: opts.logRequests ? config.logLevel : 'warn' });
+  const app = buildApp({ engine, ingestor, config, search: opts.search, defaultMetrics: true, logLevel: opts.logRequests ? config.logLevel : 'warn' });
   try {
     await app.listen({ port: opts.config.port, host: opts.config.host });
   } catch (e) {
@@ -51,6 +54,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     url: `http://${hostPart}:${port}`,
     close: () =>
       (closing ??= (async () => {
+        opts.search?.close?.();
         await app.close();
         await opts.engine.close();
         await opts.engine.store.close();

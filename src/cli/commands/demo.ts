@@ -11,7 +11,9 @@ import { ValidationError } from '../../core/errors.js';
 import { generateSynthetic } from '../../core/synth.js';
 import { attachRegistry, createEngine, type OnlineEngine } from '../../engine/index.js';
 import { Ingestor } from '../../ingest/ingestor.js';
+import type { BuildReport } from '../../search/from-store.js';
 import { ensureKeyFile } from '../../serve/keys.js';
+import { LiveSearch } from '../../serve/live-search.js';
 import { startServer, untilShutdown, type RunningServer } from '../../serve/server.js';
 import { openStore, type Store } from '../../store/index.js';
 
@@ -63,6 +65,10 @@ export interface DemoHandle extends RunningServer {
   /** False when the data dir already held the demo data. */
   generated: boolean;
   timingsMs: { load: number; engine: number; listen: number; total: number };
+  /** The search index, built in the background after listening (search answers 503 until then). */
+  search: LiveSearch;
+  /** Settles when the search index build ends (undefined: failed or closed first). */
+  searchReady: Promise<BuildReport | undefined>;
 }
 
 /** Generates the synthetic world and writes it through the store in bounded transactions. */
@@ -176,15 +182,18 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     // activated version is picked up while serving.
     const stopRegistry = attachRegistry(engine as OnlineEngine, base.dataDir, log);
     const tEngine = performance.now();
-    const ingestor = new Ingestor(store, engine);
+    const search = new LiveSearch(engine);
+    const ingestor = new Ingestor(store, search.listeners());
     let server: RunningServer;
     try {
-      server = await startServer({ engine, ingestor, config, logRequests: opts.logger });
+      server = await startServer({ engine, ingestor, config, logRequests: opts.logger, search });
     } catch (e) {
       stopRegistry();
       throw e;
     }
     const tListen = performance.now();
+    log('building the search index in the background…');
+    const searchReady = search.build(store, log);
     return {
       ...server,
       close: async () => {
@@ -201,6 +210,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
         listen: Math.round(tListen - tEngine),
         total: Math.round(tListen - t0),
       },
+      search,
+      searchReady,
     };
   } catch (e) {
     if (engine) await engine.close();
@@ -227,6 +238,7 @@ export function demoBanner(h: DemoHandle): string {
     'Try:',
     `  curl -H 'Authorization: Bearer ${h.keys.client}' '${h.url}/v1/recommend/${u}?n=20'`,
     `  curl -H 'Authorization: Bearer ${h.keys.client}' '${h.url}/v1/similar/${i}?n=10'`,
+    `  curl -H 'Authorization: Bearer ${h.keys.client}' '${h.url}/v1/search?q=night&n=5'   (503 while the index builds)`,
     `  curl -H 'Authorization: Bearer ${h.keys.admin}' -H 'content-type: application/json' \\`,
     `       -d '[{"userId":"${u}","itemId":"${i}","type":"like"}]' ${h.url}/v1/events`,
     '',

@@ -10,6 +10,7 @@ import { UnavailableError, ValidationError } from '../../core/errors.js';
 import { attachRegistry, createEngine, type OnlineEngine } from '../../engine/index.js';
 import { Ingestor } from '../../ingest/ingestor.js';
 import { ensureKeyFile } from '../../serve/keys.js';
+import { LiveSearch } from '../../serve/live-search.js';
 import { startServer, untilShutdown } from '../../serve/server.js';
 import { openStore, parseStoreUrl } from '../../store/index.js';
 
@@ -62,8 +63,12 @@ export function register(program: Command): void {
         attachRegistry(engine as OnlineEngine, config.dataDir, log);
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
-        const server = await startServer({ engine, ingestor: new Ingestor(store, engine), config, logRequests: o.log });
+        const search = new LiveSearch(engine);
+        const server = await startServer({ engine, ingestor: new Ingestor(store, search.listeners()), config, logRequests: o.log, search });
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
+        // After listening: /v1/search and /v1/suggest answer 503 until this finishes.
+        log('building the search index in the background…');
+        void search.build(store, log);
         if (base.adminKeys.length === 0 && base.clientKeys.length === 0) {
           console.log(`admin key:  ${config.adminKeys[0]}\nclient key: ${config.clientKeys[0]}`);
         }

@@ -1,0 +1,150 @@
+/**
+ * The search index of a running server. Building it (scan the store, train the content tower) takes
+ * seconds to tens of seconds, so `serve` and `demo` listen first and build it in the background:
+ * until it is ready /v1/search and /v1/suggest answer 503 (src/serve/app.ts). Writes that arrive while
+ * the build runs are queued and replayed on the built index (upsert and remove are idempotent), later
+ * ones are applied at once. Once ready, the index's content tower also becomes the engine's content
+ * candidate source, so an item ingested a second ago can already appear in similar and home.
+ */
+import type { Event, Item } from '../core/schemas.js';
+import type { OnlineEngine } from '../engine/online.js';
+import type { Engine } from '../engine/types.js';
+import type { IngestListeners } from '../ingest/ingestor.js';
+import { ContentCandidateSource } from '../search/content-source.js';
+import { buildSearchIndexFromStore, searchItemOf, type BuildReport } from '../search/from-store.js';
+import type { TrainConfigInput } from '../search/encoder.js';
+import type { SearchIndex } from '../search/search-index.js';
+import type { Store } from '../store/types.js';
+
+/**
+ * Content-tower training steps of the start-up build. Training is synchronous and runs on the event
+ * loop: the search stage's default 1500 steps stalled every request for 40–110 s on the 2-core dev box,
+ * so serving builds with the untrained tower (hashed word/trigram features through a random
+ * projection: still a content similarity, and what cold-start neighbours need) unless asked otherwise.
+ */
+export const SERVE_TRAIN_STEPS = 0;
+
+/** Writes queued while the index builds; past this the oldest are dropped (and a restart rebuilds). */
+const MAX_PENDING = 100_000;
+
+type Pending = { kind: 'items'; items: Item[] } | { kind: 'delete'; itemId: string } | { kind: 'events'; events: Event[] };
+
+/** What buildApp needs: the index once ready, and deletes (which bypass the ingestor). */
+export interface SearchHolder {
+  get(): SearchIndex | undefined;
+  onItemDeleted?(itemId: string): void;
+}
+
+export class LiveSearch implements SearchHolder {
+  private index: SearchIndex | undefined;
+  private pending: Pending[] = [];
+  private pendingRows = 0;
+  private dropped = 0;
+  private closed = false;
+
+  constructor(private readonly engine: Engine) {}
+
+  get(): SearchIndex | undefined {
+    return this.index;
+  }
+
+  /** The ingestor's listeners: the engine first (so its id map knows new items), then the index. */
+  listeners(): IngestListeners {
+    return {
+      onItems: (items) => {
+        this.engine.onItems(items);
+        this.onItems(items);
+      },
+      onUsers: (users) => this.engine.onUsers(users),
+      onEvents: (events) => {
+        this.engine.onEvents(events);
+        this.onEvents(events);
+      },
+    };
+  }
+
+  onItems(items: Item[]): void {
+    if (this.index) this.index.upsert(items.map((it) => searchItemOf(it)));
+    else this.queue({ kind: 'items', items }, items.length);
+  }
+
+  onItemDeleted(itemId: string): void {
+    if (this.index) this.index.remove([itemId]);
+    else this.queue({ kind: 'delete', itemId }, 1);
+  }
+
+  /** Only search-click events matter to the index (click memory); the rest are not queued. */
+  onEvents(events: Event[]): void {
+    const clicks = events.filter((e) => e.type === 'search-click');
+    if (clicks.length === 0) return;
+    if (this.index) this.index.onEvents(clicks);
+    else this.queue({ kind: 'events', events: clicks }, clicks.length);
+  }
+
+  private queue(p: Pending, rows: number): void {
+    this.pending.push(p);
+    this.pendingRows += rows;
+    while (this.pendingRows > MAX_PENDING && this.pending.length > 1) {
+      const old = this.pending.shift()!;
+      const n = old.kind === 'items' ? old.items.length : old.kind === 'events' ? old.events.length : 1;
+      this.pendingRows -= n;
+      this.dropped += n;
+    }
+  }
+
+  /**
+   * Builds the index from the store, replays what arrived meanwhile, and publishes it. Resolves with
+   * the build report, or undefined when the server closed first (a failure after close is expected:
+   * the store is gone). Never rejects: a failed build is logged and search stays 503.
+   */
+  async build(
+    store: Pick<Store, 'scanItems' | 'scanEvents'>,
+    log: (msg: string) => void,
+    opts: { train?: TrainConfigInput } = { train: { steps: SERVE_TRAIN_STEPS } },
+  ): Promise<BuildReport | undefined> {
+    let built: { index: SearchIndex; report: BuildReport };
+    try {
+      built = await buildSearchIndexFromStore(store, { train: opts.train });
+    } catch (e) {
+      if (!this.closed) log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
+      return undefined;
+    }
+    if (this.closed) return undefined;
+    const { index, report } = built;
+    for (const p of this.pending) {
+      if (p.kind === 'items') index.upsert(p.items.map((it) => searchItemOf(it)));
+      else if (p.kind === 'delete') index.remove([p.itemId]);
+      else index.onEvents(p.events);
+    }
+    if (this.dropped > 0) log(`search index: ${this.dropped} writes during the build exceeded the queue and were dropped; restart to re-index`);
+    this.pending = [];
+    this.pendingRows = 0;
+    this.index = index;
+    this.attachContentSource(index);
+    log(`search index ready in ${report.seconds.toFixed(1)} s: ${report.items} items, ${report.events} events`);
+    return report;
+  }
+
+  /** The content tower as the engine's cold-start source (only the online engine exposes its id map). */
+  private attachContentSource(index: SearchIndex): void {
+    const online = this.engine as Partial<OnlineEngine>;
+    if (typeof online.setContentSource !== 'function' || !online.features) return;
+    const ids = online.features.catalog.ids;
+    online.setContentSource(
+      new ContentCandidateSource(
+        index,
+        (ix) => (ix >= 0 && ix < ids.size ? ids.id(ix) : undefined),
+        (id) => {
+          const ix = ids.get(id);
+          return ix >= 0 ? ix : undefined;
+        },
+      ),
+    );
+  }
+
+  /** Stops publishing: a build still running is discarded when it finishes. */
+  close(): void {
+    this.closed = true;
+    (this.engine as Partial<OnlineEngine>).setContentSource?.(undefined);
+  }
+}
