@@ -81,6 +81,11 @@ test('search routes answer 503 while the index builds, then search, suggest, new
     assert.equal(sim.statusCode, 200);
     const simItems = (sim.json() as { items: { itemId: string; sources: string[] }[] }).items;
     assert.ok(simItems.some((x) => x.sources.includes('content')), 'content source proposes items once the index is ready');
+    // Cold start: the new item has no events, yet similar finds its content twin.
+    const cold = await app.inject({ url: '/v1/similar/brand-new-item?n=10', headers: CLIENT });
+    assert.equal(cold.statusCode, 200);
+    const coldItems = (cold.json() as { items: { itemId: string; sources: string[] }[] }).items;
+    assert.ok(coldItems.some((x) => x.itemId === target.id && x.sources.includes('content')), JSON.stringify(coldItems.slice(0, 5)));
 
     // Deletes leave the index.
     assert.equal((await app.inject({ method: 'DELETE', url: '/v1/items/brand-new-item', headers: ADMIN })).statusCode, 200);
