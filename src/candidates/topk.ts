@@ -55,21 +55,8 @@ export class TopK {
       return;
     }
     if (!TopK.worse(s[0], h[0], score, ix)) return;
-    // Replace the root and sift down.
-    let i = 0;
-    const n = this.size;
-    while (true) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && TopK.worse(s[r], h[r], s[l], h[l]) ? r : l;
-      if (!TopK.worse(s[c], h[c], score, ix)) break;
-      h[i] = h[c];
-      s[i] = s[c];
-      i = c;
-    }
-    h[i] = ix;
-    s[i] = score;
+    // Replace the root (the worst kept entry).
+    this.siftDown(ix, score, this.size);
   }
 
   /** Writes the kept entries best first into out (score (s - shift) · scale) and empties the heap. */
@@ -90,8 +77,13 @@ export class TopK {
     const s = this.heapScores;
     const n = --this.size;
     if (n === 0) return;
-    const ix = h[n];
-    const score = s[n];
+    this.siftDown(h[n], s[n], n);
+  }
+
+  /** Places (ix, score) at the root of a heap of n entries and sifts it down to its slot. */
+  private siftDown(ix: number, score: number, n: number): void {
+    const h = this.heap;
+    const s = this.heapScores;
     let i = 0;
     while (true) {
       const l = 2 * i + 1;
