@@ -217,10 +217,38 @@ export class ContentEncoder {
     return out;
   }
 
-  /** Serialisable state (weights + idf) for model artifacts. */
-  state(): { config: EncoderConfig; weights: Float32Array; idf: Float32Array } {
+  /** Serialisable state (weights + idf) for model artifacts and for hand-off from a training worker. */
+  state(): EncoderState {
     return { config: this.config, weights: this.weights, idf: this.idf };
   }
+
+  /**
+   * An encoder from a saved state (e.g. weights trained in a worker thread and transferred back). The
+   * arrays are copied into a fresh encoder after their lengths are checked against the config.
+   */
+  static fromState(state: EncoderState): ContentEncoder {
+    const enc = new ContentEncoder(state.config);
+    if (!(state.weights instanceof Float32Array) || state.weights.length !== enc.weights.length) {
+      throw new ValidationError('encoder state weights do not match its config', [
+        { path: 'weights', message: `expected ${enc.weights.length} floats, got ${state.weights?.length}` },
+      ]);
+    }
+    if (!(state.idf instanceof Float32Array) || state.idf.length !== enc.idf.length) {
+      throw new ValidationError('encoder state idf does not match its config', [
+        { path: 'idf', message: `expected ${enc.idf.length} floats, got ${state.idf?.length}` },
+      ]);
+    }
+    enc.weights.set(state.weights);
+    enc.idf.set(state.idf);
+    return enc;
+  }
+}
+
+/** What a trained tower is: its config, W ([rows, dims] row-major) and the catalog idf ([buckets]). */
+export interface EncoderState {
+  config: EncoderConfig;
+  weights: Float32Array;
+  idf: Float32Array;
 }
 
 /** A pseudo-query drawn from an item's own content: what a user might type to find it. */

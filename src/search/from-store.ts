@@ -7,7 +7,7 @@
 import type { Item } from '../core/schemas.js';
 import { DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
 import type { Store } from '../store/types.js';
-import type { TrainConfigInput, TrainReport } from './encoder.js';
+import type { EncoderState, TrainConfigInput, TrainReport } from './encoder.js';
 import { SearchIndex, type SearchConfigInput, type SearchItem } from './search-index.js';
 
 /** Bounds on what one build reads (a user's history beyond this adds little to co-consumption). */
@@ -64,4 +64,17 @@ export async function buildSearchIndexFromStore(
   }
   const tower = index.size >= 2 ? index.trainContent([...seqs.values()], { train: opts.train }) : undefined;
   return { index, report: { items: index.size, events, tower, seconds: (performance.now() - t0) / 1000 } };
+}
+
+/**
+ * Trains the content tower as buildSearchIndexFromStore does (same catalog, events and default search
+ * config, so the state fits an index built with that config) and returns only the tower's state.
+ * What the training worker (tower-worker.ts) runs; undefined when the catalog has fewer than 2 items.
+ */
+export async function trainTowerFromStore(
+  store: Pick<Store, 'scanItems' | 'scanEvents'>,
+  opts: { config?: SearchConfigInput; train?: TrainConfigInput; eventWeights?: Readonly<Record<string, number>> } = {},
+): Promise<{ state: EncoderState; report: BuildReport } | undefined> {
+  const { index, report } = await buildSearchIndexFromStore(store, opts);
+  return report.tower ? { state: index.encoderState(), report } : undefined;
 }

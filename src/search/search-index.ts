@@ -24,6 +24,7 @@ import {
   trainEncoder,
   type ContentFields,
   type EncoderConfigInput,
+  type EncoderState,
   type TrainConfigInput,
   type TrainReport,
 } from './encoder.js';
@@ -166,6 +167,7 @@ export class SearchIndex {
   /** Search-click memory: normalised query → item id → click weight. */
   private readonly clicks = new Map<string, Map<string, number>>();
   private readonly topk = new TopK(5_000);
+  private towerVersionCount = 0;
 
   constructor(config: SearchConfigInput = {}) {
     this.config = parseWith(SearchConfigSchema, config, 'search');
@@ -336,6 +338,38 @@ export class SearchIndex {
     if (this.ann) this.ann = undefined;
   }
 
+  /** How many times the content tower was trained or loaded (0 = the untrained random projection). */
+  get towerVersion(): number {
+    return this.towerVersionCount;
+  }
+
+  /** True once the content tower was trained here or a trained state was loaded. */
+  get towerTrained(): boolean {
+    return this.towerVersionCount > 0;
+  }
+
+  /** The content tower's state (config, weights, idf), e.g. to hand trained weights to another index. */
+  encoderState(): EncoderState {
+    return this.encoder.state();
+  }
+
+  /**
+   * Swaps in a trained content tower (e.g. trained in a worker thread on a snapshot of the catalog) and
+   * re-embeds every live item with it, items upserted since the snapshot included; the ANN graph is
+   * dropped and rebuilt on the next semantic query. The dimension must match this index's.
+   */
+  loadEncoderState(state: EncoderState): void {
+    if (this.external) throw new ConflictError('an external encoder is attached; the content tower is not used', [{ path: 'encoder', message: this.external.name }]);
+    if (state.config.dims !== this.encoder.dims) {
+      throw new ValidationError(`encoder state has ${state.config.dims} dims, this index ${this.encoder.dims}`, [
+        { path: 'config.dims', message: `expected ${this.encoder.dims}` },
+      ]);
+    }
+    this.encoder = ContentEncoder.fromState(state);
+    this.reembed();
+    this.towerVersionCount++;
+  }
+
   /**
    * Fits the content tower on the current catalog: idf from item texts, then contrastive training on
    * co-consumption (`sequences` of item ids per user, oldest first) and self pairs. Re-embeds items.
@@ -360,6 +394,7 @@ export class SearchIndex {
     this.encoder.fitIdf(docs);
     const report = trainEncoder(this.encoder, docs, pairs, opts.train);
     this.reembed();
+    if (report.steps > 0) this.towerVersionCount++;
     return report;
   }
 

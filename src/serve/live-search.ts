@@ -5,6 +5,9 @@
  * the build runs are queued and replayed on the built index (upsert and remove are idempotent), later
  * ones are applied at once. Once ready, the index's content tower also becomes the engine's content
  * candidate source, so an item ingested a second ago can already appear in similar and home.
+ * The index is first built with the untrained tower (training on the event loop would stall every
+ * request); then, when the store is a SQLite file, a worker thread trains the tower on a read-only
+ * connection and the trained weights are swapped in (every item re-embedded, new ones included).
  */
 import type { Event, Item } from '../core/schemas.js';
 import type { OnlineEngine } from '../engine/online.js';
@@ -12,7 +15,8 @@ import type { Engine } from '../engine/types.js';
 import type { IngestListeners } from '../ingest/ingestor.js';
 import { ContentCandidateSource } from '../search/content-source.js';
 import { buildSearchIndexFromStore, searchItemOf, type BuildReport } from '../search/from-store.js';
-import type { TrainConfigInput } from '../search/encoder.js';
+import type { TrainConfigInput, TrainReport } from '../search/encoder.js';
+import { storeFilePath, trainTowerOffThread, type TowerTraining } from '../search/tower-worker.js';
 import type { SearchIndex } from '../search/search-index.js';
 import type { Store } from '../store/types.js';
 
@@ -20,7 +24,8 @@ import type { Store } from '../store/types.js';
  * Content-tower training steps of the start-up build. Training is synchronous and runs on the event
  * loop: the search stage's default 1500 steps stalled every request for 40–110 s on the 2-core dev box,
  * so serving builds with the untrained tower (hashed word/trigram features through a random
- * projection: still a content similarity, and what cold-start neighbours need) unless asked otherwise.
+ * projection: still a content similarity, and what cold-start neighbours need) and trains it in a
+ * worker thread afterwards (`tower` option of build).
  */
 export const SERVE_TRAIN_STEPS = 0;
 
@@ -41,6 +46,13 @@ export class LiveSearch implements SearchHolder {
   private pendingRows = 0;
   private dropped = 0;
   private closed = false;
+  private training: TowerTraining | undefined;
+  /**
+   * Set by build once the index is ready: resolves with the worker's training report once the trained
+   * tower is in use, or undefined when it was not trained off-thread (no store file, disabled, failed,
+   * closed). Never rejects.
+   */
+  towerReady: Promise<TrainReport | undefined> | undefined;
 
   constructor(private readonly engine: Engine) {}
 
@@ -100,11 +112,11 @@ export class LiveSearch implements SearchHolder {
   async build(
     store: Pick<Store, 'scanItems' | 'scanEvents'>,
     log: (msg: string) => void,
-    opts: { train?: TrainConfigInput } = { train: { steps: SERVE_TRAIN_STEPS } },
+    opts: { train?: TrainConfigInput; tower?: TrainConfigInput | false } = {},
   ): Promise<BuildReport | undefined> {
     let built: { index: SearchIndex; report: BuildReport };
     try {
-      built = await buildSearchIndexFromStore(store, { train: opts.train });
+      built = await buildSearchIndexFromStore(store, { train: opts.train ?? { steps: SERVE_TRAIN_STEPS } });
     } catch (e) {
       if (!this.closed) log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
       return undefined;
@@ -122,7 +134,36 @@ export class LiveSearch implements SearchHolder {
     this.index = index;
     this.attachContentSource(index);
     log(`search index ready in ${report.seconds.toFixed(1)} s: ${report.items} items, ${report.events} events`);
+    const path = storeFilePath(store);
+    this.towerReady =
+      opts.tower === false || index.towerTrained || !path || index.size < 2 ? Promise.resolve(undefined) : this.trainTower(index, path, opts.tower ?? {}, log);
     return report;
+  }
+
+  /** Trains the tower in a worker thread and swaps it into `index`; on failure the untrained tower stays. */
+  private async trainTower(index: SearchIndex, path: string, train: TrainConfigInput, log: (msg: string) => void): Promise<TrainReport | undefined> {
+    const t0 = performance.now();
+    log('training the search content tower in a worker thread…');
+    let training: TowerTraining;
+    try {
+      training = trainTowerOffThread(path, train);
+    } catch (e) {
+      log(`warning: search content tower training could not start: ${e instanceof Error ? e.message : String(e)} (keeping the untrained tower)`);
+      return undefined;
+    }
+    this.training = training;
+    try {
+      const out = await training.done;
+      if (this.closed || !out || !out.report.tower) return undefined;
+      index.loadEncoderState(out.state);
+      log(`search content tower trained in ${((performance.now() - t0) / 1000).toFixed(1)} s (${out.report.tower.steps} steps on ${out.report.items} items; loss ${out.report.tower.lossStart.toFixed(3)} → ${out.report.tower.lossEnd.toFixed(3)})`);
+      return out.report.tower;
+    } catch (e) {
+      if (!this.closed) log(`warning: search content tower training failed: ${e instanceof Error ? e.message : String(e)} (keeping the untrained tower)`);
+      return undefined;
+    } finally {
+      this.training = undefined;
+    }
   }
 
   /** The content tower as the engine's cold-start source (only the online engine exposes its id map). */
@@ -145,6 +186,8 @@ export class LiveSearch implements SearchHolder {
   /** Stops publishing: a build still running is discarded when it finishes. */
   close(): void {
     this.closed = true;
+    this.training?.terminate();
+    this.training = undefined;
     (this.engine as Partial<OnlineEngine>).setContentSource?.(undefined);
   }
 }

@@ -117,14 +117,22 @@ export class SqliteStore implements Store {
   private impressionQueue: Impression[] = [];
   private impressionTimer: NodeJS.Timeout | undefined;
 
-  /** Opens (creating if absent) the database at `path` (or ':memory:'). Call `migrate()` before use. */
-  constructor(readonly path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+  /**
+   * Opens (creating if absent) the database at `path` (or ':memory:'). Call `migrate()` before use.
+   * `readonly`: an existing database for reading only (e.g. a worker thread scanning beside the writer;
+   * WAL lets it read while the server writes); writes then fail, and no `migrate()` is needed.
+   */
+  constructor(readonly path: string, opts: { readonly?: boolean } = {}) {
+    this.db = opts.readonly ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(path);
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('cache_size = -65536');
+    // A read-only handle cannot migrate: the writer already did; statements are ready at once.
+    if (opts.readonly) this.stmts = this.prepare();
   }
 
   /** Applies pending migrations from MIGRATIONS (or a given list, for tests); idempotent. */
