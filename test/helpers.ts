@@ -73,3 +73,12 @@ export async function startStack(opts: { users?: number; items?: number; eventsP
     },
   };
 }
+
+/** One letter pair swapped inside the longest word: a realistic typo. */
+export function typo(title: string): string {
+  const words = title.split(' ');
+  const w = words.reduce((a, b) => (b.length > a.length ? b : a));
+  const i = Math.floor(w.length / 2);
+  const t = w.slice(0, i - 1) + w[i] + w[i - 1] + w.slice(i + 1);
+  return words.map((x) => (x === w ? t : x)).join(' ');
+}

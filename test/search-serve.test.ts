@@ -12,7 +12,7 @@ import { startDemo, type DemoHandle } from '../src/cli/commands/demo.js';
 import { Ingestor } from '../src/ingest/ingestor.js';
 import { buildApp } from '../src/serve/app.js';
 import { LiveSearch } from '../src/serve/live-search.js';
-import { ADMIN, CLIENT, JSON_ADMIN, startStack, type TestStack } from './helpers.js';
+import { ADMIN, CLIENT, JSON_ADMIN, startStack, type TestStack, typo } from './helpers.js';
 
 let s: TestStack;
 before(async () => {
@@ -21,15 +21,6 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-
-/** One letter pair swapped inside the longest word: a realistic typo. */
-function typo(title: string): string {
-  const words = title.split(' ');
-  const w = words.reduce((a, b) => (b.length > a.length ? b : a));
-  const i = Math.floor(w.length / 2);
-  const t = w.slice(0, i - 1) + w[i] + w[i - 1] + w.slice(i + 1);
-  return words.map((x) => (x === w ? t : x)).join(' ');
-}
 
 test('search routes answer 503 while the index builds, then search, suggest, new items and deletes work', async () => {
   const live = new LiveSearch(s.engine);

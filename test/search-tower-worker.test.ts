@@ -9,7 +9,7 @@ import { Ingestor } from '../src/ingest/ingestor.js';
 import { buildApp } from '../src/serve/app.js';
 import { LiveSearch } from '../src/serve/live-search.js';
 import { storeFilePath } from '../src/search/tower-worker.js';
-import { CLIENT, JSON_ADMIN, startStack, type TestStack } from './helpers.js';
+import { CLIENT, JSON_ADMIN, startStack, type TestStack, typo } from './helpers.js';
 
 let s: TestStack;
 before(async () => {
@@ -18,14 +18,6 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-
-function typo(title: string): string {
-  const words = title.split(' ');
-  const w = words.reduce((a, b) => (b.length > a.length ? b : a));
-  const i = Math.floor(w.length / 2);
-  const t = w.slice(0, i - 1) + w[i] + w[i - 1] + w.slice(i + 1);
-  return words.map((x) => (x === w ? t : x)).join(' ');
-}
 
 test('the content tower trains in a worker while the server answers, then is swapped in', async () => {
   assert.ok(storeFilePath(s.store), 'the test store is a SQLite file');

@@ -106,6 +106,11 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string)
   throw new ValidationError(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
 }
 
+/** 404 for an unknown catalog id, reported at the `id` path parameter. */
+function notFound(kind: 'item' | 'user', id: string): NotFoundError {
+  return new NotFoundError(`${kind} ${JSON.stringify(id)} not found`, [{ path: 'id', message: `unknown ${kind} id` }]);
+}
+
 export function buildApp(opts: BuildAppOptions): TastemakerApp {
   const { engine, ingestor, config } = opts;
   const { limits } = config;
@@ -223,7 +228,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       errors: [400, 401, 404],
       handler: async ({ params }) => {
         const item = await store.getItem(params.id);
-        if (!item) throw new NotFoundError(`item ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown item id' }]);
+        if (!item) throw notFound('item', params.id);
         return item;
       },
     }),
@@ -233,7 +238,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       response: deleted, errors: [400, 401, 403, 404],
       handler: async ({ params }) => {
         if (!(await store.deleteItem(params.id))) {
-          throw new NotFoundError(`item ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown item id' }]);
+          throw notFound('item', params.id);
         }
         engine.onItemDeleted(params.id);
         if (opts.search && !(opts.search instanceof SearchIndex)) opts.search.onItemDeleted?.(params.id);
@@ -248,7 +253,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       errors: [400, 401, 404],
       handler: async ({ params }) => {
         const user = await store.getUser(params.id);
-        if (!user) throw new NotFoundError(`user ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown user id' }]);
+        if (!user) throw notFound('user', params.id);
         return user;
       },
     }),
@@ -258,7 +263,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       response: deleted, errors: [400, 401, 403, 404],
       handler: async ({ params }) => {
         if (!(await store.deleteUser(params.id))) {
-          throw new NotFoundError(`user ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown user id' }]);
+          throw notFound('user', params.id);
         }
         engine.onUserDeleted(params.id);
         return { id: params.id, deleted: true as const };
