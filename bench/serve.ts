@@ -131,7 +131,7 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
 function startServe(dbPath: string, dataDir: string, configFile: string | undefined, cpuProf: string | undefined, nodeOptions: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
   const t0 = performance.now();
   const nodeArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...(nodeOptions ? nodeOptions.split(/\s+/).filter(Boolean) : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(configFile ? ['--config', configFile] : [])], {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-search', ...(configFile ? ['--config', configFile] : [])], {
     cwd: REPO,
     env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,6 +29,15 @@ export function searchItemOf(it: Item, popularity = 0): SearchItem {
   };
 }
 
+/**
+ * Lets pending I/O run between pages: serve builds the index in the background of a listening server,
+ * and a million-item catalog would otherwise hold the event loop for minutes (store scans resolve as
+ * microtasks, which never let a request in).
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export interface BuildReport {
   items: number;
   events: number;
@@ -46,6 +55,7 @@ export async function buildSearchIndexFromStore(
   const counts = new Map<string, number>();
   let events = 0;
   for await (const batch of store.scanEvents({ batchSize: 5_000 })) {
+    await yieldToEventLoop();
     for (const e of batch) {
       if ((weights[e.type] ?? 1) <= 0) continue;
       events++;
@@ -61,6 +71,7 @@ export async function buildSearchIndexFromStore(
     if (page.length === 0) break;
     index.upsert(page.map((it) => searchItemOf(it, counts.get(it.id) ?? 0)));
     afterId = page[page.length - 1].id;
+    await yieldToEventLoop();
   }
   const tower = index.size >= 2 ? index.trainContent([...seqs.values()], { train: opts.train }) : undefined;
   return { index, report: { items: index.size, events, tower, seconds: (performance.now() - t0) / 1000 } };

@@ -46,7 +46,8 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data dir (env TASTEMAKER_DATA_DIR, default ./.tastemaker)')
     .option('--config <file>', 'JSON config file (env TASTEMAKER_CONFIG)')
     .option('--log', 'log requests as JSON lines', false)
-    .action(async (o: { db?: string; port?: number; host?: string; dataDir?: string; config?: string; log: boolean }) => {
+    .option('--no-search', 'skip the search index (/v1/search and /v1/suggest are not served); for catalogs where its background build would compete with recommend traffic')
+    .action(async (o: { db?: string; port?: number; host?: string; dataDir?: string; config?: string; log: boolean; search: boolean }) => {
       const log = (m: string): void => console.error(m);
       const base = loadConfig({
         env: process.env,
@@ -63,12 +64,15 @@ export function register(program: Command): void {
         attachRegistry(engine as OnlineEngine, config.dataDir, log);
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
-        const search = new LiveSearch(engine);
-        const server = await startServer({ engine, ingestor: new Ingestor(store, search.listeners()), config, logRequests: o.log, search });
+        const search = o.search ? new LiveSearch(engine) : undefined;
+        const ingestor = new Ingestor(store, search ? search.listeners() : engine);
+        const server = await startServer({ engine, ingestor, config, logRequests: o.log, search });
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
-        // After listening: /v1/search and /v1/suggest answer 503 until this finishes.
-        log('building the search index in the background…');
-        void search.build(store, log);
+        if (search) {
+          // After listening: /v1/search and /v1/suggest answer 503 until this finishes.
+          log('building the search index in the background…');
+          void search.build(store, log);
+        }
         if (base.adminKeys.length === 0 && base.clientKeys.length === 0) {
           console.log(`admin key:  ${config.adminKeys[0]}\nclient key: ${config.clientKeys[0]}`);
         }
