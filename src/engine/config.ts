@@ -3,7 +3,7 @@
  * every count has a bound. Event weights are the reward per event type (negative = negative feedback).
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { DEFAULT_EVENT_WEIGHTS, EventType, LIMITS } from '../core/schemas.js';
 
 const HOUR_MS = 3_600_000;
@@ -110,7 +110,7 @@ export type EngineConfig = z.output<typeof EngineConfig>;
 export function parseEngineConfig(input: EngineConfigInput = {}): EngineConfig {
   const r = EngineConfig.safeParse(input);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, 'config'), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues, 'config');
     throw new ValidationError(`invalid engine config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Index, MetricKind, ScalarKind, type BatchMatches, type Matches } from 'usearch';
-import { NotFoundError, ValidationError, formatPath } from '../core/errors.js';
+import { NotFoundError, ValidationError, issuesFromSchema } from '../core/errors.js';
 
 export type AnnMetric = 'cos' | 'ip';
 
@@ -46,7 +46,7 @@ function parseConfig(input: AnnConfigInput): AnnConfig {
   if (!r.success) {
     throw new ValidationError(
       'invalid ANN index config',
-      r.error.issues.map((i) => ({ path: formatPath(i.path, 'ann'), message: i.message })),
+      issuesFromSchema(r.error.issues, 'ann'),
     );
   }
   return r.data;

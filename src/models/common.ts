@@ -4,12 +4,12 @@
  * user-item matrix in CSR form that the co-occurrence models start from.
  */
 import type { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 
 export function parseModelParams<S extends z.ZodType>(model: string, schema: S, params: unknown): z.infer<S> {
   const r = schema.safeParse(params ?? {});
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, 'params'), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues, 'params');
     throw new ValidationError(`invalid ${model} parameters: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;

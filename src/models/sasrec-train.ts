@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
 import { Rng } from '../core/rng.js';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Kernels } from './kernels/index.js';
 import { AdamW, lrAt } from './optim.js';
 import { Batch, SasrecConfig, SasrecModel } from './sasrec.js';
@@ -54,7 +54,7 @@ export type SasrecParams = z.infer<typeof SasrecParams>;
 export function parseSasrecParams(raw: Record<string, unknown> | undefined): SasrecParams {
   const r = SasrecParams.safeParse(raw ?? {});
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, 'params'), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues, 'params');
     throw new ValidationError(`invalid sasrec params: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;

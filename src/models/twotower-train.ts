@@ -5,7 +5,7 @@
  * registry stores (config + named Float32 weights) so serving can rebuild the towers and the ANN index.
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Sequences } from '../core/dataset.js';
 import type { FitContext, FitReport, Recommender } from './types.js';
@@ -51,7 +51,7 @@ function parseParams(params: Record<string, unknown> | undefined): TwoTowerTrain
   if (!r.success) {
     throw new ValidationError(
       'invalid twotower parameters',
-      r.error.issues.map((i) => ({ path: formatPath(i.path, 'params'), message: i.message })),
+      issuesFromSchema(r.error.issues, 'params'),
     );
   }
   return r.data;

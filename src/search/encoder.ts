@@ -20,7 +20,7 @@
  * O(batch · features · dims), independent of the number of buckets.
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Rng, hash32 } from '../core/rng.js';
 import { tokenize } from './text.js';
 
@@ -69,7 +69,7 @@ function parse<S extends z.ZodType>(schema: S, v: unknown, prefix: string): z.ou
   if (!r.success) {
     throw new ValidationError(
       `invalid ${prefix} config`,
-      r.error.issues.map((i) => ({ path: formatPath(i.path, prefix), message: i.message })),
+      issuesFromSchema(r.error.issues, prefix),
     );
   }
   return r.data;

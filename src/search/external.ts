@@ -9,7 +9,7 @@
  * Vectors are L2-normalised here so cosine = inner product downstream.
  */
 import { z } from 'zod';
-import { UnavailableError, ValidationError, formatPath } from '../core/errors.js';
+import { UnavailableError, ValidationError, issuesFromSchema } from '../core/errors.js';
 
 export const ExternalEncoderConfigSchema = z.strictObject({
   /** Base URL of the API, e.g. http://localhost:8080/v1 (the client appends /embeddings). */
@@ -47,7 +47,7 @@ export class ExternalEncoder implements TextEmbedder {
     if (!r.success) {
       throw new ValidationError(
         'invalid external encoder config',
-        r.error.issues.map((i) => ({ path: formatPath(i.path, 'search.externalEncoder'), message: i.message })),
+        issuesFromSchema(r.error.issues, 'search.externalEncoder'),
       );
     }
     this.config = r.data;
@@ -81,7 +81,7 @@ export class ExternalEncoder implements TextEmbedder {
     }
     const parsed = EmbeddingsResponse.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new UnavailableError(`embeddings endpoint ${endpoint} sent an invalid response`, parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+      throw new UnavailableError(`embeddings endpoint ${endpoint} sent an invalid response`, issuesFromSchema(parsed.error.issues));
     }
     const out: number[][] = new Array(texts.length);
     for (const row of parsed.data.data) if (row.index < texts.length) out[row.index] = row.embedding;

@@ -31,7 +31,7 @@
  * of them are dead. Re-adding the same ix after a remove is therefore safe.
  */
 import { z } from 'zod';
-import { ValidationError, formatPath } from '../core/errors.js';
+import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { TopK } from '../candidates/topk.js';
 import { CandidateBuffer } from '../candidates/types.js';
 import { endsInWord, isUnspacedToken, tokenize } from './text.js';
@@ -269,7 +269,7 @@ export class LexicalIndex {
     if (!r.success) {
       throw new ValidationError(
         'invalid lexical index config',
-        r.error.issues.map((i) => ({ path: formatPath(i.path, 'lexical'), message: i.message })),
+        issuesFromSchema(r.error.issues, 'lexical'),
       );
     }
     this.config = r.data;

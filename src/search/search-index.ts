@@ -13,7 +13,7 @@
  * embedding matrix and the ANN graph.
  */
 import { z } from 'zod';
-import { ConflictError, UnavailableError, ValidationError, formatPath } from '../core/errors.js';
+import { ConflictError, UnavailableError, ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Id, LIMITS } from '../core/schemas.js';
 import { TopK } from '../candidates/topk.js';
 import { CandidateBuffer } from '../candidates/types.js';
@@ -127,7 +127,7 @@ const EXACT_ALLOW_LIST = 2_048;
 function parseWith<S extends z.ZodType>(schema: S, v: unknown, prefix: string): z.output<S> {
   const r = schema.safeParse(v);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: formatPath(i.path, prefix), message: i.message }));
+    const issues = issuesFromSchema(r.error.issues, prefix);
     throw new ValidationError(`invalid ${prefix || 'input'}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { UnavailableError, ValidationError, formatPath } from '../core/errors.js';
+import { UnavailableError, ValidationError, issuesFromSchema } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { TrainConfigSchema, type EncoderState, type TrainConfigInput } from './encoder.js';
 import { trainTowerFromStore, type BuildReport } from './from-store.js';
@@ -32,7 +32,7 @@ export async function runTowerJob(job: unknown): Promise<{ state: EncoderState; 
   if (!r.success) {
     throw new ValidationError(
       'invalid tower job',
-      r.error.issues.map((i) => ({ path: formatPath(i.path, 'job'), message: i.message })),
+      issuesFromSchema(r.error.issues, 'job'),
     );
   }
   const store = new SqliteStore(r.data.storePath, { readonly: true });
