@@ -9,9 +9,12 @@
 import type { CandidateBuffer, CandidateContext, CandidateSource } from '../candidates/types.js';
 import type { SearchIndex } from './search-index.js';
 
+/** The content-neighbour query of a search index (in process, or its worker-thread client). */
+export type ContentNeighbours = Pick<SearchIndex, 'contentNeighbours'>;
+
 export class ContentCandidateSource implements CandidateSource {
   constructor(
-    private readonly search: SearchIndex,
+    private readonly search: ContentNeighbours,
     /** Engine item ix → id, and back (undefined for items the engine does not know yet). */
     private readonly idOfEngineIx: (ix: number) => string | undefined,
     private readonly engineIxOfId: (id: string) => number | undefined,

@@ -438,6 +438,15 @@ export class LexicalIndex {
     this.sortedDirty = false;
   }
 
+  /**
+   * Does now the lazy O(N) / O(V log V) upkeep the next search would do (sorted dictionary for prefixes,
+   * cached field weights), e.g. right after a bulk build, off the request path.
+   */
+  prepare(): void {
+    this.ensureSorted();
+    if (this.liveCount > 0) this.refreshFieldWeights();
+  }
+
   /** Dictionary terms within the edit budget of `tok` (excluding tok itself), with their distance. */
   typoVariants(tok: string): Array<{ term: string; edits: number }> {
     return this.fuzzy(tok).map(([id, e]) => ({ term: this.terms[id], edits: e }));

@@ -4,7 +4,7 @@
  *   GET /v1/search?q=&n=&tags=&creator=&userId=&mode=
  *   GET /v1/suggest?q=&n=
  * src/serve/app.ts adds them with `routes.push(...searchRouteSpecs(opts.search, ...))` when a
- * SearchIndex is configured. The user's history (for the personal re-rank) comes from the store's
+ * SearchIndex (or a holder of one, possibly in a worker thread) is configured. The user's history (for the personal re-rank) comes from the store's
  * recent events; negative events (skip, dislike, …) do not count as history.
  */
 import { z } from 'zod';
@@ -12,9 +12,18 @@ import { Id, DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
 import type { Store } from '../store/types.js';
 // Type-only: serve imports search at runtime, never the other way round.
 import type { RouteSpec } from '../serve/openapi.js';
-import type { SearchIndex } from './search-index.js';
+import type { SearchQuery, SearchResult } from './search-index.js';
 import { SearchMode } from './search-index.js';
-import { MAX_SUGGESTIONS } from './suggest.js';
+import { MAX_SUGGESTIONS, type Suggestion } from './suggest.js';
+
+/**
+ * What the routes need from a search index: the in-process SearchIndex, or the client of an index kept
+ * in a worker thread (search-worker.ts), whose answers arrive by message.
+ */
+export interface SearchService {
+  searchAsync(query: SearchQuery): Promise<SearchResult>;
+  suggest(q: string, n?: number): Suggestion[] | Promise<Suggestion[]>;
+}
 
 /** How many recent events of the user feed the personal re-rank. */
 export const SEARCH_HISTORY_EVENTS = 200;
@@ -76,7 +85,7 @@ function defineRoute<Q extends z.ZodType>(spec: RouteSpec<z.ZodType, Q>): RouteS
   return spec as unknown as RouteSpec;
 }
 
-export function searchRouteSpecs(search: SearchIndex, opts: { store?: Pick<Store, 'userEvents'>; maxN?: number } = {}): RouteSpec[] {
+export function searchRouteSpecs(search: SearchService, opts: { store?: Pick<Store, 'userEvents'>; maxN?: number } = {}): RouteSpec[] {
   const maxN = opts.maxN ?? 100;
   return [
     defineRoute({
@@ -97,7 +106,7 @@ export function searchRouteSpecs(search: SearchIndex, opts: { store?: Pick<Store
       query: suggestQuery,
       response: { status: 200, name: 'SuggestResponse', schema: SuggestResponseSchema, description: 'Completions.' },
       errors: [400, 401],
-      handler: async ({ query }) => ({ suggestions: search.suggest(query.q, query.n) }),
+      handler: async ({ query }) => ({ suggestions: await search.suggest(query.q, query.n) }),
     }),
   ];
 }

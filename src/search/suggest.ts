@@ -98,6 +98,11 @@ export class Suggester {
     if (e !== undefined && this.entries[e].refs > 0) this.entries[e].popularity = Math.max(0, this.entries[e].popularity + delta);
   }
 
+  /** Merges pending keys into the sorted array now (the next suggest would, past MAX_DELTA of them). */
+  prepare(): void {
+    this.merge();
+  }
+
   private merge(): void {
     if (this.deltaKeys.length === 0) return;
     const n = this.sortedKeys.length + this.deltaKeys.length;

@@ -13,7 +13,7 @@ import { NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError,
 import type { Engine } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
 import { SearchIndex } from '../search/search-index.js';
-import { searchRouteSpecs } from '../search/routes.js';
+import { searchRouteSpecs, type SearchService } from '../search/routes.js';
 import { KeyRing, authorize } from './auth.js';
 import { parseJsonBody, toErrorResponse } from './errors.js';
 import type { SearchHolder } from './live-search.js';
@@ -75,10 +75,10 @@ const SEARCH_RETRY_AFTER_S = 5;
  * holder has when a request arrives, 503 before it has one.
  */
 function lazySearchRoutes(holder: SearchHolder, opts: Parameters<typeof searchRouteSpecs>[1]): RouteSpec[] {
-  let boundTo: SearchIndex | undefined;
+  let boundTo: SearchService | undefined;
   let bound: RouteSpec[] = [];
   const current = (i: number, reply: FastifyReply): RouteSpec => {
-    const index = holder.get();
+    const index = holder.service();
     if (!index) {
       void reply.header('retry-after', String(SEARCH_RETRY_AFTER_S));
       throw new UnavailableError('search index is building, retry shortly');

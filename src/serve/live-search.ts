@@ -1,21 +1,32 @@
 /**
  * The search index of a running server. Building it (scan the store, train the content tower) takes
- * seconds to tens of seconds, so `serve` and `demo` listen first and build it in the background:
- * until it is ready /v1/search and /v1/suggest answer 503 (src/serve/app.ts). Writes that arrive while
- * the build runs are queued and replayed on the built index (upsert and remove are idempotent), later
- * ones are applied at once. Once ready, the index's content tower also becomes the engine's content
- * candidate source, so an item ingested a second ago can already appear in similar and home.
- * The index is first built with the untrained tower (training on the event loop would stall every
- * request); then, when the store is a SQLite file, a worker thread trains the tower on a read-only
- * connection and the trained weights are swapped in (every item re-embedded, new ones included).
+ * seconds to minutes, so `serve` and `demo` listen first and build it in the background: until it is
+ * ready /v1/search and /v1/suggest answer 503 (src/serve/app.ts). Writes that arrive while the build
+ * runs are queued and replayed on the built index (upsert and remove are idempotent), later ones are
+ * applied at once. Once ready, the index's content tower also becomes the engine's content candidate
+ * source, so an item ingested a second ago can already appear in similar and home.
+ *
+ * Two homes for the index, chosen by catalog size:
+ * - in process (small catalogs, or stores without a file): built on the event loop in pages that yield;
+ *   below WORKER_MIN_ITEMS that costs well under a second in total.
+ * - in a worker thread (src/search/search-worker.ts) when the store is a SQLite file with at least
+ *   WORKER_MIN_ITEMS items: at a million items the in-process build starved recommendations (p99 848 ms
+ *   at 245 req/s, docs/benchmarks.md), so the worker builds the index from a read-only connection and
+ *   keeps it; searches, suggestions, writes and content neighbours cross by message, and the main thread
+ *   does O(batch) work per write.
+ * Either way the index is first built with the untrained tower (training on the event loop would stall
+ * every request); then, when the store is a SQLite file, a worker thread trains the tower on a
+ * read-only connection and the trained weights are swapped in (every item re-embedded, new ones included).
  */
 import type { Event, Item } from '../core/schemas.js';
 import type { OnlineEngine } from '../engine/online.js';
 import type { Engine } from '../engine/types.js';
 import type { IngestListeners } from '../ingest/ingestor.js';
-import { ContentCandidateSource } from '../search/content-source.js';
+import { ContentCandidateSource, type ContentNeighbours } from '../search/content-source.js';
 import { buildSearchIndexFromStore, searchItemOf, type BuildReport } from '../search/from-store.js';
-import type { TrainConfigInput, TrainReport } from '../search/encoder.js';
+import type { TrainConfigInput, TrainReport, EncoderState } from '../search/encoder.js';
+import type { SearchService } from '../search/routes.js';
+import { SearchWorkerClient } from '../search/search-worker.js';
 import { storeFilePath, trainTowerOffThread, type TowerTraining } from '../search/tower-worker.js';
 import type { SearchIndex } from '../search/search-index.js';
 import type { Store } from '../store/types.js';
@@ -29,19 +40,37 @@ import type { Store } from '../store/types.js';
  */
 export const SERVE_TRAIN_STEPS = 0;
 
+/**
+ * From this many items (and a store file a worker can open) the index is built and kept in a worker
+ * thread. The ANN threshold of SearchIndex: below it the in-process build is a fraction of a second.
+ */
+export const WORKER_MIN_ITEMS = 20_000;
+
 /** Writes queued while the index builds; past this the oldest are dropped (and a restart rebuilds). */
 const MAX_PENDING = 100_000;
 
 type Pending = { kind: 'items'; items: Item[] } | { kind: 'delete'; itemId: string } | { kind: 'events'; events: Event[] };
 
-/** What buildApp needs: the index once ready, and deletes (which bypass the ingestor). */
+/** What buildApp needs: the index once ready (in process or behind a worker), and deletes (which bypass the ingestor). */
 export interface SearchHolder {
-  get(): SearchIndex | undefined;
+  service(): SearchService | undefined;
   onItemDeleted?(itemId: string): void;
+}
+
+export interface LiveBuildOptions {
+  train?: TrainConfigInput;
+  tower?: TrainConfigInput | false;
+  /** Where the index lives: true = worker thread (needs a store file), false = in process; default by size. */
+  worker?: boolean;
+  /** Milliseconds a recommendation waits for the worker's content neighbours (worker mode). */
+  contentTimeoutMs?: number;
 }
 
 export class LiveSearch implements SearchHolder {
   private index: SearchIndex | undefined;
+  /** The worker holding the index (worker mode), from the start of the build. */
+  private remote: SearchWorkerClient | undefined;
+  private remoteReady = false;
   private pending: Pending[] = [];
   private pendingRows = 0;
   private dropped = 0;
@@ -56,8 +85,20 @@ export class LiveSearch implements SearchHolder {
 
   constructor(private readonly engine: Engine) {}
 
+  /** The in-process index once ready (undefined in worker mode: see service()). */
   get(): SearchIndex | undefined {
     return this.index;
+  }
+
+  /** What answers /v1/search and /v1/suggest: the in-process index, or the worker's client once built. */
+  service(): SearchService | undefined {
+    if (this.index) return this.index;
+    return this.remote && this.remoteReady && this.remote.alive ? this.remote : undefined;
+  }
+
+  /** The worker client in worker mode (for stats and tests). */
+  get worker(): SearchWorkerClient | undefined {
+    return this.remote;
   }
 
   /** The ingestor's listeners: the engine first (so its id map knows new items), then the index. */
@@ -77,11 +118,13 @@ export class LiveSearch implements SearchHolder {
 
   onItems(items: Item[]): void {
     if (this.index) this.index.upsert(items.map((it) => searchItemOf(it)));
+    else if (this.remote) this.remote.upsert(items.map((it) => searchItemOf(it)));
     else this.queue({ kind: 'items', items }, items.length);
   }
 
   onItemDeleted(itemId: string): void {
     if (this.index) this.index.remove([itemId]);
+    else if (this.remote) this.remote.remove([itemId]);
     else this.queue({ kind: 'delete', itemId }, 1);
   }
 
@@ -90,6 +133,7 @@ export class LiveSearch implements SearchHolder {
     const clicks = events.filter((e) => e.type === 'search-click');
     if (clicks.length === 0) return;
     if (this.index) this.index.onEvents(clicks);
+    else if (this.remote) this.remote.onEvents(clicks);
     else this.queue({ kind: 'events', events: clicks }, clicks.length);
   }
 
@@ -104,44 +148,98 @@ export class LiveSearch implements SearchHolder {
     }
   }
 
+  /** Replays the queued writes onto an index (in process or the worker's), then forgets them. */
+  private replay(target: { upsert(rows: ReturnType<typeof searchItemOf>[]): void; remove(ids: string[]): unknown; onEvents(events: Event[]): unknown }): void {
+    for (const p of this.pending) {
+      if (p.kind === 'items') target.upsert(p.items.map((it) => searchItemOf(it)));
+      else if (p.kind === 'delete') target.remove([p.itemId]);
+      else target.onEvents(p.events);
+    }
+    this.pending = [];
+    this.pendingRows = 0;
+  }
+
+  /** Worker mode by default when the store has a file a worker can open and the catalog is large. */
+  private async useWorker(store: object, path: string | undefined, requested: boolean | undefined, log: (msg: string) => void): Promise<boolean> {
+    if (requested === false) return false;
+    if (!path) {
+      if (requested) log('search index: no store file a worker can open; building in process');
+      return false;
+    }
+    if (requested) return true;
+    const count = (store as Partial<Pick<Store, 'countItems'>>).countItems;
+    return typeof count === 'function' && (await count.call(store)) >= WORKER_MIN_ITEMS;
+  }
+
   /**
    * Builds the index from the store, replays what arrived meanwhile, and publishes it. Resolves with
    * the build report, or undefined when the server closed first (a failure after close is expected:
    * the store is gone). Never rejects: a failed build is logged and search stays 503.
    */
-  async build(
-    store: Pick<Store, 'scanItems' | 'scanEvents'>,
-    log: (msg: string) => void,
-    opts: { train?: TrainConfigInput; tower?: TrainConfigInput | false } = {},
-  ): Promise<BuildReport | undefined> {
+  async build(store: Pick<Store, 'scanItems' | 'scanEvents'>, log: (msg: string) => void, opts: LiveBuildOptions = {}): Promise<BuildReport | undefined> {
+    const path = storeFilePath(store);
+    const train = opts.train ?? { steps: SERVE_TRAIN_STEPS };
+    if (await this.useWorker(store, path, opts.worker, log)) return this.buildInWorker(path!, train, log, opts);
     let built: { index: SearchIndex; report: BuildReport };
     try {
-      built = await buildSearchIndexFromStore(store, { train: opts.train ?? { steps: SERVE_TRAIN_STEPS } });
+      built = await buildSearchIndexFromStore(store, { train });
     } catch (e) {
       if (!this.closed) log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
       return undefined;
     }
     if (this.closed) return undefined;
     const { index, report } = built;
-    for (const p of this.pending) {
-      if (p.kind === 'items') index.upsert(p.items.map((it) => searchItemOf(it)));
-      else if (p.kind === 'delete') index.remove([p.itemId]);
-      else index.onEvents(p.events);
-    }
+    this.replay(index);
     if (this.dropped > 0) log(`search index: ${this.dropped} writes during the build exceeded the queue and were dropped; restart to re-index`);
-    this.pending = [];
-    this.pendingRows = 0;
     this.index = index;
     this.attachContentSource(index);
     log(`search index ready in ${report.seconds.toFixed(1)} s: ${report.items} items, ${report.events} events`);
-    const path = storeFilePath(store);
     this.towerReady =
-      opts.tower === false || index.towerTrained || !path || index.size < 2 ? Promise.resolve(undefined) : this.trainTower(index, path, opts.tower ?? {}, log);
+      opts.tower === false || index.towerTrained || !path || index.size < 2
+        ? Promise.resolve(undefined)
+        : this.trainTower((state) => index.loadEncoderState(state), path, opts.tower ?? {}, log);
     return report;
   }
 
-  /** Trains the tower in a worker thread and swaps it into `index`; on failure the untrained tower stays. */
-  private async trainTower(index: SearchIndex, path: string, train: TrainConfigInput, log: (msg: string) => void): Promise<TrainReport | undefined> {
+  private async buildInWorker(path: string, train: TrainConfigInput, log: (msg: string) => void, opts: LiveBuildOptions): Promise<BuildReport | undefined> {
+    const t0 = performance.now();
+    log('search index: building in a worker thread (read-only store connection)…');
+    let client: SearchWorkerClient;
+    try {
+      client = new SearchWorkerClient({ storePath: path, train }, { contentTimeoutMs: opts.contentTimeoutMs });
+    } catch (e) {
+      log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
+      return undefined;
+    }
+    // From now on writes go to the worker, which queues them until its index is built.
+    this.remote = client;
+    this.replay(client);
+    let ready: Awaited<SearchWorkerClient['ready']>;
+    try {
+      ready = await client.ready;
+    } catch (e) {
+      if (!this.closed) log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
+      return undefined;
+    }
+    if (this.closed) return undefined;
+    this.remoteReady = true;
+    const dropped = this.dropped + ready.dropped;
+    if (dropped > 0) log(`search index: ${dropped} writes during the build exceeded the queue and were dropped; restart to re-index`);
+    this.attachContentSource(client);
+    const { report } = ready;
+    log(
+      `search index ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (worker thread; scan ${report.seconds.toFixed(1)} s, ANN ${ready.annSeconds.toFixed(1)} s): ` +
+        `${report.items} items, ${report.events} events, ${ready.replayed} writes replayed`,
+    );
+    this.towerReady =
+      opts.tower === false || report.tower?.steps || report.items < 2
+        ? Promise.resolve(undefined)
+        : this.trainTower(async (state) => void (await client.loadEncoderState(state)), path, opts.tower ?? {}, log);
+    return report;
+  }
+
+  /** Trains the tower in a worker thread and swaps it in with `load`; on failure the untrained tower stays. */
+  private async trainTower(load: (state: EncoderState) => unknown, path: string, train: TrainConfigInput, log: (msg: string) => void): Promise<TrainReport | undefined> {
     const t0 = performance.now();
     log('training the search content tower in a worker thread…');
     let training: TowerTraining;
@@ -155,7 +253,8 @@ export class LiveSearch implements SearchHolder {
     try {
       const out = await training.done;
       if (this.closed || !out || !out.report.tower) return undefined;
-      index.loadEncoderState(out.state);
+      await load(out.state);
+      if (this.closed) return undefined;
       log(`search content tower trained in ${((performance.now() - t0) / 1000).toFixed(1)} s (${out.report.tower.steps} steps on ${out.report.items} items; loss ${out.report.tower.lossStart.toFixed(3)} → ${out.report.tower.lossEnd.toFixed(3)})`);
       return out.report.tower;
     } catch (e) {
@@ -167,7 +266,7 @@ export class LiveSearch implements SearchHolder {
   }
 
   /** The content tower as the engine's cold-start source (only the online engine exposes its id map). */
-  private attachContentSource(index: SearchIndex): void {
+  private attachContentSource(index: ContentNeighbours): void {
     const online = this.engine as Partial<OnlineEngine>;
     if (typeof online.setContentSource !== 'function' || !online.features) return;
     const ids = online.features.catalog.ids;
@@ -183,11 +282,12 @@ export class LiveSearch implements SearchHolder {
     );
   }
 
-  /** Stops publishing: a build still running is discarded when it finishes. */
+  /** Stops publishing: a build still running is discarded when it finishes; a search worker is stopped. */
   close(): void {
     this.closed = true;
     this.training?.terminate();
     this.training = undefined;
+    this.remote?.terminate();
     (this.engine as Partial<OnlineEngine>).setContentSource?.(undefined);
   }
 }
