@@ -94,6 +94,19 @@ export const EngineConfig = z.strictObject({
       nextWeight: z.number().min(0).max(10).default(0.3),
     })
     .prefault({}),
+  /**
+   * Sequential next-item candidates from the active SASRec version (source `sasrec`, once a model is
+   * loaded; 0 = off). In `next` it is the first tier, scoring the current session (the latest history
+   * when the session is empty, or always the whole recent history with nextContext 'history'); in `home`
+   * it scores the recent history. Scores are next-item probabilities, normalised by the best in the blend.
+   */
+  sequential: z
+    .strictObject({
+      nextWeight: z.number().min(0).max(10).default(1),
+      homeWeight: z.number().min(0).max(10).default(0.5),
+      nextContext: z.enum(['session', 'history']).default('session'),
+    })
+    .prefault({}),
   /** The learned ranker (when one is set on the engine): candidates it re-scores per request. */
   ranker: z.strictObject({ poolSize: z.number().int().min(1).max(2 * LIMITS.maxN).default(200) }).prefault({}),
   /** Event types that block the item's creator for the user; follow types follow (and unblock) it. */

@@ -1,14 +1,16 @@
 /**
  * Connects trained models from the registry (src/models/registry.ts) to a running engine: the active
  * two-tower version's item tower becomes the `twotower` candidate source and the embedding space of
- * diversity re-ranking; the active ranker re-scores every pool; a newly activated version is picked up
- * without a restart. Also the ranker's training job (`tastemaker train-ranker`), which needs an engine.
+ * diversity re-ranking; the active SASRec version becomes the `sasrec` sequential next-item source; the
+ * active ranker re-scores every pool; a newly activated version is picked up without a restart (a version
+ * that fails to load is logged and the one serving stays). Also the ranker's training job (`tastemaker train-ranker`), which needs an engine.
  */
 import { ManualClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js';
 import { ModelRegistry } from '../models/registry.js';
+import { SasrecPredictor } from '../models/sasrec-serve.js';
 import { TwoTowerRecommender } from '../models/twotower-train.js';
 import { MultiObjectiveRanker, buildRankExamples, lastEpisodes, validateRanker, type RankTarget } from '../rank/index.js';
 import { MemoryStore } from '../store/memory.js';
@@ -33,6 +35,28 @@ export function loadTwoTower(engine: OnlineEngine, registry: ModelRegistry): str
   return art.version;
 }
 
+/**
+ * Loads the active SASRec version as the engine's `sasrec` source; returns the version, or undefined when
+ * none is active. Throws (leaving the serving model in place) when the artifact is unreadable or corrupt.
+ */
+export function loadSasrec(engine: OnlineEngine, registry: ModelRegistry): string | undefined {
+  if (!registry.active('sasrec')) return undefined;
+  const art = registry.load('sasrec');
+  const itemsJson = art.files?.['items.json'];
+  if (itemsJson === undefined) throw new ValidationError(`sasrec ${art.version} has no items.json`, [{ path: 'files.items.json', message: 'missing' }]);
+  const itemIds = JSON.parse(itemsJson) as unknown;
+  if (!Array.isArray(itemIds) || !itemIds.every((x) => typeof x === 'string')) {
+    throw new ValidationError(`sasrec ${art.version} items.json is not a list of ids`, [{ path: 'files.items.json', message: 'expected string[]' }]);
+  }
+  const predictor = SasrecPredictor.fromArtifacts(art.config, art.weights);
+  if (itemIds.length !== predictor.numItems) {
+    void predictor.dispose();
+    throw new ValidationError(`sasrec ${art.version}: items.json has ${itemIds.length} ids for ${predictor.numItems} model items`, [{ path: 'files.items.json', message: 'length mismatch' }]);
+  }
+  engine.setSequential(predictor, itemIds as string[], `sasrec@${art.version}`);
+  return art.version;
+}
+
 /** Sets the active ranker version on the engine; returns the version, or undefined when none is active. */
 export function loadRanker(engine: OnlineEngine, registry: ModelRegistry): string | undefined {
   if (!registry.active('ranker')) return undefined;
@@ -41,8 +65,8 @@ export function loadRanker(engine: OnlineEngine, registry: ModelRegistry): strin
   return art.version;
 }
 
-/** loadTwoTower now and again whenever another version is activated. Returns a stop function. */
-export function attachRegistry(engine: OnlineEngine, dataDir: string, log: (m: string) => void = () => undefined): () => void {
+/** loadTwoTower, loadSasrec and loadRanker now and again whenever another version is activated. Returns a stop function. */
+export function attachRegistry(engine: OnlineEngine, dataDir: string, log: (m: string) => void = () => undefined, opts: { intervalMs?: number } = { intervalMs: 2_000 }): () => void {
   const registry = new ModelRegistry(dataDir);
   const loadTT = (): void => {
     try {
@@ -60,9 +84,22 @@ export function attachRegistry(engine: OnlineEngine, dataDir: string, log: (m: s
       log(`ranker not loaded: ${(e as Error).message}`);
     }
   };
+  const loadSR = (): void => {
+    try {
+      const v = loadSasrec(engine, registry);
+      if (v) log(`sasrec ${v} serving as the sequential next-item source`);
+    } catch (e) {
+      log(`sasrec not loaded: ${(e as Error).message}`);
+    }
+  };
   loadTT();
+  loadSR();
   loadRK();
-  const stops = [registry.onActiveChange('twotower', loadTT, { intervalMs: 2_000 }), registry.onActiveChange('ranker', loadRK, { intervalMs: 2_000 })];
+  const stops = [
+    registry.onActiveChange('twotower', loadTT, { intervalMs: opts.intervalMs }),
+    registry.onActiveChange('sasrec', loadSR, { intervalMs: opts.intervalMs }),
+    registry.onActiveChange('ranker', loadRK, { intervalMs: opts.intervalMs }),
+  ];
   return () => stops.forEach((stop) => stop());
 }
 

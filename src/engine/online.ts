@@ -3,8 +3,10 @@
  * keeps them current from `onItems`/`onEvents` (so the next request sees every accepted event), and
  * answers the surfaces by merging candidate sources:
  *
- *   home     = co-occurrence over the recent history  → back-fill trending → fresh
- *   next     = co-occurrence over the current session, blended with the last item's creator
+ *   home     = co-occurrence over the recent history, blended with SASRec and two-tower over it
+ *              → back-fill content → trending → fresh
+ *   next     = SASRec next-item over the current session (first tier), blended with session
+ *              co-occurrence, two-tower and the last item's creator
  *              → back-fill home (history co-occurrence, trending, fresh)
  *   similar  = co-occurrence of the item              → back-fill same creator → trending
  *   trending = decayed engagement                     → back-fill fresh
@@ -42,6 +44,8 @@ import {
 } from '../candidates/index.js';
 import { OnlineFeatures, ensureLength, type UserHistory } from '../features/index.js';
 import { EmbeddingSource } from '../candidates/embedding.js';
+import { SequentialSource, sequenceFromHistory } from '../candidates/sequential.js';
+import type { SasrecPredictor } from '../models/sasrec-serve.js';
 import { Reranker, rerankActive, type ItemEmbeddings, type RerankResult } from '../rank/index.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RankFeatures, RANK_FEATURES, type PoolView } from '../rank/index.js';
 import type { MergedList } from '../candidates/index.js';
@@ -101,6 +105,10 @@ export class OnlineEngine implements Engine {
   /** Two-tower item-vector retrieval (empty until setItemVectors). */
   readonly twotower = new EmbeddingSource();
   private twotowerVersion = '';
+  /** SASRec next-item retrieval (proposes nothing until setSequential). */
+  readonly sequential: SequentialSource;
+  /** Which sequence the sasrec source reads for the tier running now: the session (next) or the history. */
+  private sequentialFromSession = false;
   /** Item vectors for embedding diversity (set by whoever loads a model); tags Jaccard otherwise. */
   embeddings: ItemEmbeddings | undefined;
   private readonly ctx: CandidateContext;
@@ -174,6 +182,26 @@ export class OnlineEngine implements Engine {
       if (ctx.seedCount === 0) seedsFromHistory(ctx, h, config.next, false); // session over or empty: latest items
     });
     const similar = new Seeded('cooc', cooc, () => undefined); // seed set by the request
+    // SASRec over the session (next: the session's positives, else the latest history when the session is
+    // empty or new) or over the recent history (home). Reads the live history: real time by construction.
+    const nextFromSession = config.sequential.nextContext === 'session';
+    this.sequential = new SequentialSource(capacity, (_ctx, out) => {
+      if (this.sequentialFromSession && nextFromSession) {
+        const hs = sessionHistory();
+        const c = hs ? sequenceFromHistory(hs, true, out) : 0;
+        if (c > 0) return c;
+      }
+      return sequenceFromHistory(this.current, false, out);
+    });
+    const sequentialTier = (fromSession: boolean): CandidateSource => ({
+      name: 'sasrec',
+      candidates: (ctx, n, out) => {
+        this.sequentialFromSession = fromSession;
+        this.sequential.candidates(ctx, n, out);
+      },
+    });
+    const seqNext = sequentialTier(true);
+    const seqHome = sequentialTier(false);
     // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
     const Q = LIMITS.maxN;
     const blend = (source: CandidateSource, weight: number): MergeTier[] => (weight > 0 ? [{ source, quota: Q, weight }] : []);
@@ -200,6 +228,7 @@ export class OnlineEngine implements Engine {
     this.tiers = {
       home: [
         { source: home, quota: Q },
+        ...blend(seqHome, config.sequential.homeWeight),
         ...blend(embHome, config.twotower.homeWeight),
         ...blend(trending, config.home.trendingWeight),
         { source: contentHome, quota: 2 * Q, fill: true },
@@ -207,6 +236,7 @@ export class OnlineEngine implements Engine {
         { source: fresh, quota: 2 * Q, fill: true },
       ],
       next: [
+        ...blend(seqNext, config.sequential.nextWeight),
         { source: session, quota: Q },
         ...blend(embNext, config.twotower.nextWeight),
         ...blend(trending, config.next.trendingWeight),
@@ -391,7 +421,10 @@ export class OnlineEngine implements Engine {
     this.current = undefined;
 
     const modelVersions: Record<string, string> = {};
-    for (const s of usedSources) modelVersions[s.startsWith('cooc') ? 'cooc' : s] = s === 'ranker' ? this.rankerVersion : s === 'twotower' ? this.twotowerVersion : ONLINE;
+    for (const s of usedSources) {
+      modelVersions[s.startsWith('cooc') ? 'cooc' : s] =
+        s === 'ranker' ? this.rankerVersion : s === 'twotower' ? this.twotowerVersion : s === 'sasrec' ? this.sequential.version : ONLINE;
+    }
     const requestId = randomUUID();
     await this.store.recordImpression({
       requestId,
@@ -422,6 +455,18 @@ export class OnlineEngine implements Engine {
     this.twotowerVersion = version;
     const src = this.twotower;
     this.embeddings = { dim, data: vectors, rowOf: (ix) => src.rowOf(ix) };
+  }
+
+  /**
+   * Serves the `sasrec` source from this predictor (undefined: off). itemIds: [predictor.numItems] the
+   * external id of each model item; ids the engine does not know are never proposed. The previous
+   * predictor is disposed (requests run synchronously between awaits, so none is using it).
+   */
+  setSequential(predictor: SasrecPredictor | undefined, itemIds: readonly string[], version: string): void {
+    const ids = this.features.catalog.ids;
+    const itemOfRow = Int32Array.from(itemIds, (id) => ids.get(id));
+    const old = this.sequential.set(predictor, itemOfRow, this.features.catalog.size, version);
+    if (old && old !== predictor) void old.dispose();
   }
 
   /** A content-based source (proposes items like the seed items) used as back-fill on home and similar. */
@@ -632,11 +677,15 @@ export class OnlineEngine implements Engine {
       items: this.features.catalog.count,
       users: this.features.users.size,
       events: this.features.eventsApplied,
-      modelVersions: { cooc: ONLINE, trending: ONLINE, fresh: ONLINE, creator: ONLINE },
+      modelVersions: {
+        cooc: ONLINE, trending: ONLINE, fresh: ONLINE, creator: ONLINE,
+        ...(this.sequential.ready ? { sasrec: this.sequential.version } : {}),
+      },
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.sequential.set(undefined, new Int32Array(0), 0, '')?.dispose();
   }
 }

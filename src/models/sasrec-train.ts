@@ -23,7 +23,7 @@ import { Rng } from '../core/rng.js';
 import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Kernels } from './kernels/index.js';
 import { AdamW, lrAt } from './optim.js';
-import { Batch, SasrecConfig, SasrecModel } from './sasrec.js';
+import { Batch, SasrecConfig, SasrecModel, countParams } from './sasrec.js';
 import type { FitContext, FitReport, Recommender } from './types.js';
 
 export const SasrecTrainConfig = z.object({
@@ -155,6 +155,8 @@ export class SasrecRecommender implements Recommender {
   private kernels: Kernels | undefined;
   private batch: Batch | undefined;
   private scoreBuf: Float32Array | undefined;
+  /** Hyper-parameters of the last fit (or of the loaded artifact). */
+  private fitParams: SasrecParams | undefined;
   /** Validation/learning curve of the last fit: one entry per validation. */
   history: LoopState['history'] = [];
 
@@ -165,6 +167,7 @@ export class SasrecRecommender implements Recommender {
 
   async fit(ctx: FitContext): Promise<FitReport> {
     const params = parseSasrecParams({ ...this.baseParams, ...ctx.params });
+    this.fitParams = params;
     const train = ctx.train;
     if (ctx.validTargets.length !== train.numUsers) {
       throw new ValidationError('validTargets must have one entry per user', [{ path: 'validTargets', message: `length ${ctx.validTargets.length} != ${train.numUsers}` }]);
@@ -249,6 +252,7 @@ export class SasrecRecommender implements Recommender {
       }
     }
     model.paramBuf.set(best);
+    model.syncScoring();
     this.history = state.history;
     const bestEntry = state.history.find((h) => h.epoch === state.bestEpoch);
     return {
@@ -352,6 +356,54 @@ export class SasrecRecommender implements Recommender {
   /** The trained model (for benchmarks and serving). */
   get trained(): SasrecModel | undefined {
     return this.model;
+  }
+
+  /**
+   * What the registry persists: the hyper-parameters (model + training, validated again on load), the
+   * catalogue size, and all parameters as one Float32 tensor in the layout of sasrec.ts (the config fixes
+   * it). The item id list the rows refer to is the caller's (the train job stores it beside).
+   */
+  toArtifacts(): { config: SasrecParams & { numItems: number }; weights: { params: Float32Array } } {
+    const model = this.requireModel();
+    const params = this.fitParams ?? parseSasrecParams(this.baseParams);
+    // slice(): a plain copy out of the shared kernel memory.
+    return { config: { ...params, ...model.cfg, threads: undefined, numItems: model.numItems }, weights: { params: model.paramBuf.slice() } };
+  }
+
+  /**
+   * Rebuilds a model from toArtifacts() output for scoring (no gradients, no optimiser state).
+   * opts.maxBatch: sequences per scoreBatch step (1 for single-sequence serving); opts.threads: matmul
+   * threads (1 = synchronous, no workers: what a request path wants).
+   */
+  static fromArtifacts(config: Record<string, unknown>, weights: Record<string, Float32Array | Int32Array>, opts: { maxBatch?: number; threads?: number } = {}): SasrecRecommender {
+    const { numItems, ...rest } = config;
+    if (typeof numItems !== 'number' || !Number.isInteger(numItems) || numItems < 2) {
+      throw new ValidationError('sasrec artifact config has no valid numItems', [{ path: 'config.numItems', message: `got ${String(numItems)}` }]);
+    }
+    const params = parseSasrecParams(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null)));
+    const cfg = SasrecConfig.parse(pickModelConfig(params));
+    const w = weights.params;
+    const expected = countParams(cfg, numItems);
+    if (!(w instanceof Float32Array) || w.length !== expected) {
+      throw new ValidationError(`sasrec artifact weights do not match its config: expected ${expected} floats`, [
+        { path: 'weights.params', message: w ? `got ${w.length} ${w.constructor.name} values` : 'missing' },
+      ]);
+    }
+    for (let i = 0; i < w.length; i++) {
+      if (!Number.isFinite(w[i])) throw new ValidationError(`sasrec artifact weight ${i} is ${w[i]}`, [{ path: `weights.params[${i}]`, message: 'not finite' }]);
+    }
+    const maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? params.batchSize));
+    const rec = new SasrecRecommender(params);
+    const bytes = 4 * (2 * numItems * cfg.dim + maxBatch * numItems + expected) + (8 << 20);
+    const kernels = new Kernels({ threads: opts.threads ?? 1, initialBytes: bytes });
+    rec.kernels = kernels;
+    rec.fitParams = params;
+    const model = new SasrecModel(cfg, numItems, { kernels, maxBatch, seed: 0, inference: true });
+    model.paramBuf.set(w);
+    model.syncScoring();
+    rec.model = model;
+    rec.batch = new Batch(kernels, maxBatch, cfg.maxLen);
+    return rec;
   }
 
   async dispose(): Promise<void> {

@@ -235,7 +235,16 @@ export class SasrecModel {
   private readonly negSlot: Int32Array; // [numItems] → a slot holding that item in negIdx, or -1
   private readonly zeroTargets: Int32Array; // [chunkRows] target column 0 (or -1) per row
 
-  constructor(cfg: SasrecConfig, numItems: number, opts: { kernels: Kernels; maxBatch: number; seed: number }) {
+  /** Built for scoring only: no gradients, no training buffers (serving, loaded artifacts). */
+  readonly inference: boolean;
+  /** Single-sequence batch for scoreSequence (allocated on first use). */
+  private single: Batch | undefined;
+
+  /**
+   * opts.inference: scoring only — gradBuf is empty, `g` aliases nothing trainable and lossAndBackward
+   * refuses backward; the logits buffer is sized for maxBatch rows instead of the training chunk.
+   */
+  constructor(cfg: SasrecConfig, numItems: number, opts: { kernels: Kernels; maxBatch: number; seed: number; inference?: boolean }) {
     if (cfg.dim % cfg.heads !== 0) {
       throw new ValidationError(`dim ${cfg.dim} is not divisible by heads ${cfg.heads}`, [{ path: 'heads', message: 'must divide dim' }]);
     }
@@ -243,17 +252,25 @@ export class SasrecModel {
     this.cfg = cfg;
     this.numItems = numItems;
     this.kernels = opts.kernels;
+    this.inference = opts.inference === true;
     this.maxB = opts.maxBatch;
     this.maxT = opts.maxBatch * cfg.maxLen;
     const a = this.kernels.arena;
     const nParams = countParams(cfg, numItems);
     this.paramBuf = a.f32(nParams);
-    this.gradBuf = a.f32(nParams);
     const pl = layoutParams(this.paramBuf, cfg, numItems);
-    const gl = layoutParams(this.gradBuf, cfg, numItems);
     this.p = pl.p;
-    this.g = gl.p;
-    this.paramRefs = pl.refs.map(([name, param, decay], i) => ({ name, param, grad: gl.refs[i][1], decay }));
+    if (this.inference) {
+      // Scoring only: no gradient buffer (it would double the memory of a served model).
+      this.gradBuf = a.f32(0);
+      this.g = pl.p;
+      this.paramRefs = [];
+    } else {
+      this.gradBuf = a.f32(nParams);
+      const gl = layoutParams(this.gradBuf, cfg, numItems);
+      this.g = gl.p;
+      this.paramRefs = pl.refs.map(([name, param, decay], i) => ({ name, param, grad: gl.refs[i][1], decay }));
+    }
     this.initParams(new Rng(opts.seed));
 
     const d = cfg.dim;
@@ -282,7 +299,7 @@ export class SasrecModel {
     this.dHidden = a.f32(T * d);
     this.attScratch = a.f32(Kernels.attentionScratch(L, d / cfg.heads, this.kernels.threads));
     this.itemEmbT = a.f32(d * numItems);
-    this.chunkRows = Math.max(64, Math.min(1024, Math.floor((4 << 20) / (4 * numItems))));
+    this.chunkRows = this.inference ? opts.maxBatch : Math.max(64, Math.min(1024, Math.floor((4 << 20) / (4 * numItems))));
     this.logitChunk = a.f32(this.chunkRows * numItems);
     this.numNeg = Math.min(cfg.negatives, numItems - 1);
     const S = cfg.loss === 'sampled-softmax' ? this.numNeg : 0;
@@ -387,6 +404,7 @@ export class SasrecModel {
     let nTargets = 0;
     for (let t = 0; t < T; t++) if (batch.targets[t] >= 0) nTargets++;
     if (nTargets === 0) return 0;
+    if (backward && this.inference) throw new Error('this SASRec model was built for inference: no gradients');
     if (this.cfg.loss === 'sampled-softmax') return this.sampledLossAndBackward(batch, backward, dropoutSeed, nTargets);
     // Eᵀ: [d, N] so the logits matmul streams contiguous rows.
     K.k.transpose(this.p.itemEmb.byteOffset, this.itemEmbT.byteOffset, N, d, d);
@@ -558,6 +576,39 @@ export class SasrecModel {
       K.mm(last.subarray(b0 * d, (b0 + R) * d), this.itemEmbT, dst, R, N, d);
       out.set(dst, b0 * N);
     }
+  }
+
+  /**
+   * Refreshes the transposed item embeddings scoreSequence reads. Call once after the parameters change
+   * (after loading or training), not per request: it copies the whole [numItems, d] table.
+   */
+  syncScoring(): void {
+    this.kernels.k.transpose(this.p.itemEmb.byteOffset, this.itemEmbT.byteOffset, this.numItems, this.cfg.dim, this.cfg.dim);
+  }
+
+  /**
+   * Eval-mode scores of every item as the next one after a single sequence (no dropout), for serving.
+   * items[from..to): item ixs, oldest first (the newest maxLen are used). Returns a view of an internal
+   * [numItems] buffer, valid until the next call. Cost: the forward pass over n ≤ maxLen tokens
+   * (O(blocks·(n·d² + n²·d))) plus one [1, d]×[d, numItems] matvec. Needs syncScoring() after the
+   * parameters last changed.
+   */
+  scoreSequence(items: Int32Array, from: number, to: number): Float32Array {
+    if (!(to > from)) throw new RangeError('scoreSequence needs at least one item');
+    const N = this.numItems;
+    const d = this.cfg.dim;
+    for (let t = Math.max(from, to - this.cfg.maxLen); t < to; t++) {
+      if (!(items[t] >= 0 && items[t] < N)) throw new RangeError(`item ix ${items[t]} at position ${t} is outside 0..${N - 1}`);
+    }
+    const batch = (this.single ??= new Batch(this.kernels, 1, this.cfg.maxLen));
+    batch.clear();
+    batch.push(items, from, to, false);
+    this.forward(batch, false, 0);
+    const t = batch.T - 1;
+    const scores = this.logitChunk.subarray(0, N); // [numItems]
+    // scores: [1, N] = hidden[t]: [1, d] · Eᵀ: [d, N]
+    this.kernels.mm(this.hidden.subarray(t * d, (t + 1) * d), this.itemEmbT, scores, 1, N, d);
+    return scores;
   }
 
   zeroGrad(): void {

@@ -1,9 +1,9 @@
 /**
- * `tastemaker train --db <path> [--model twotower] [--max-minutes M] [--seed S] [--data-dir D] [--json]`:
- * the offline training job. Reads the event log and catalog from the store, builds per-user
- * chronological sequences of positive feedback (event weight > 0), holds out each user's last item for
- * validation, fits, registers a new model version with its metrics and activates it only when its
- * validation NDCG@10 is at least the active version's. A failed fit registers nothing, so the active
+ * `tastemaker train --db <path> [--model twotower|sasrec] [--max-minutes M] [--seed S] [--params JSON]
+ * [--data-dir D] [--json]`: the offline training job. Reads the event log and catalog from the store, builds
+ * per-user chronological sequences of positive feedback (event weight > 0), holds out each user's last
+ * item for validation, fits, registers a new model version with its metrics and activates it only when
+ * its validation NDCG@10 is at least the active version's. A failed fit registers nothing, so the active
  * model is untouched. The last stdout line is a JSON summary.
  */
 import type { Command } from 'commander';
@@ -13,12 +13,25 @@ import { ConflictError, ValidationError, isTastemakerError } from '../../core/er
 import { sequencesFromLists, type Sequences } from '../../core/dataset.js';
 import { DEFAULT_EVENT_WEIGHTS } from '../../core/schemas.js';
 import { ModelRegistry, type Tensor } from '../../models/registry.js';
+import { SasrecRecommender } from '../../models/sasrec-train.js';
 import { TwoTowerRecommender } from '../../models/twotower-train.js';
-import type { FitProgress, FitReport, ItemSideInfo } from '../../models/types.js';
+import type { FitProgress, FitReport, ItemSideInfo, Recommender } from '../../models/types.js';
 import { openStore, type Store } from '../../store/index.js';
 
 /** Models the train job can persist (they expose artifacts for the registry). */
-export const TRAINABLE_MODELS = ['twotower'] as const;
+export const TRAINABLE_MODELS = ['twotower', 'sasrec'] as const;
+export type TrainableModelName = (typeof TRAINABLE_MODELS)[number];
+
+/** A Recommender the registry can store: weights + config, and optionally item vectors for the ANN source. */
+export interface TrainableModel extends Recommender {
+  toArtifacts(): { config: Record<string, unknown>; weights: Record<string, Tensor> };
+  itemEmbeddings?(): Float32Array;
+  dispose(): Promise<void>;
+}
+
+function defaultModel(name: string): TrainableModel {
+  return name === 'sasrec' ? new SasrecRecommender() : new TwoTowerRecommender();
+}
 
 /** Per-user history cap: the most recent events only, so one bot-like user cannot dominate memory. */
 const MAX_EVENTS_PER_USER = 5_000;
@@ -110,7 +123,7 @@ export async function trainFromStore(
   store: Store,
   registry: ModelRegistry,
   opts: { model: string; maxMinutes?: number; seed: number; params?: Record<string, unknown>; eventWeights?: Readonly<Record<string, number>>; onProgress?: (p: FitProgress) => void },
-  createModel: () => TwoTowerRecommender = () => new TwoTowerRecommender(),
+  createModel: () => TrainableModel = () => defaultModel(opts.model),
 ): Promise<TrainSummary> {
   if (!(TRAINABLE_MODELS as readonly string[]).includes(opts.model)) {
     throw new ValidationError(`model ${opts.model} cannot be trained by this command`, [{ path: '--model', message: `one of ${TRAINABLE_MODELS.join(', ')}` }]);
@@ -124,14 +137,16 @@ export async function trainFromStore(
   try {
     report = await model.fit({ train: data.train, validTargets: data.validTargets, side: data.side, seed: opts.seed, maxMinutes: opts.maxMinutes, params: opts.params, onProgress: opts.onProgress });
     ({ config, weights } = model.toArtifacts());
-    weights = { ...weights, itemVectors: model.itemEmbeddings() };
+    if (model.itemEmbeddings) weights = { ...weights, itemVectors: model.itemEmbeddings() };
   } finally {
     await model.dispose();
   }
   const validNdcg = report.valid?.['NDCG@10'] ?? 0;
+  const valid: Record<string, number> = {};
+  for (const [k, v] of Object.entries(report.valid ?? {})) if (Number.isFinite(v)) valid[`valid.${k}`] = v;
   const version = registry.register(opts.model, {
     config,
-    metrics: { 'valid.NDCG@10': validNdcg, trainSeconds: report.trainSeconds, epochs: report.epochs ?? 0, users: data.userIds.length, items: data.itemIds.length, events: data.events },
+    metrics: { ...valid, 'valid.NDCG@10': validNdcg, trainSeconds: report.trainSeconds, epochs: report.epochs ?? 0, users: data.userIds.length, items: data.itemIds.length, events: data.events },
     weights,
     files: { 'items.json': JSON.stringify(data.itemIds), 'users.json': JSON.stringify(data.userIds) },
   });
@@ -197,7 +212,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<TrainSumma
       eventWeights: config.eventWeights,
       onProgress: (p) => {
         if (quiet) return;
-        if (p.valid) console.error(`epoch ${p.epoch}: loss ${p.loss?.toFixed(4)} valid NDCG@10 ${p.valid['NDCG@10'].toFixed(4)} (${p.elapsedSeconds.toFixed(0)}s) ${p.message ?? ''}`);
+        if (p.valid) console.error(`${o.model} epoch ${p.epoch}: loss ${p.loss?.toFixed(4)} valid NDCG@10 ${p.valid['NDCG@10'].toFixed(4)} (${p.elapsedSeconds.toFixed(0)}s) ${p.message ?? ''}`);
       },
     });
   } finally {
