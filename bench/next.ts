@@ -10,15 +10,26 @@
  *    world at ML-1M scale (6,040 users, 3,416 items), with the sasrec source loaded vs not, its context
  *    the whole recent history (historySize = maxLen), so long sequences are measured.
  *
+ * 4. With --quality: does the source help? A synthetic world (--q-users, --q-items) has 90% of its log
+ *    stored; `trainFromStore` fits SASRec on it (default hyper-parameters, --q-minutes budget) and the
+ *    engine, with the version loaded, replays the last 10% event by event, asking `next` (n = 20) before
+ *    each sampled play whether it is on the page (history excluded), for several sequential settings.
+ *
  *   tastemaker bench next --json [--items 3416] [--max-len 200] [--dim 64] [--blocks 2] [--calls 300]
  *                               [--big-items 100000] [--users 6040] [--events-per-user 100]
+ *                               [--quality] [--q-users 3000] [--q-items 2000] [--q-minutes 3] [--queries 2000]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { trainFromStore } from '../src/cli/commands/train.js';
 import { ManualClock } from '../src/core/clock.js';
 import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import { generateSynthetic } from '../src/core/synth.js';
-import { createEngine, type OnlineEngine } from '../src/engine/index.js';
+import { createEngine, loadSasrec, type EngineConfigInput, type OnlineEngine } from '../src/engine/index.js';
+import { ModelRegistry } from '../src/models/registry.js';
 import { Kernels } from '../src/models/kernels/index.js';
 import { SasrecConfig, SasrecModel } from '../src/models/sasrec.js';
 import { SasrecPredictor } from '../src/models/sasrec-serve.js';
@@ -54,6 +65,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       users: { type: 'string', default: '6040' },
       'events-per-user': { type: 'string', default: '100' },
       seed: { type: 'string', default: '1' },
+      quality: { type: 'boolean', default: false },
+      'q-users': { type: 'string', default: '3000' },
+      'q-items': { type: 'string', default: '2000' },
+      'q-minutes': { type: 'string', default: '3' },
+      queries: { type: 'string', default: '2000' },
     },
     strict: true,
   });
@@ -133,8 +149,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   await engine.close();
   await store.close();
 
+  const quality = values.quality ? await replayQuality(num('q-users'), num('q-items'), Number(values['q-minutes']), num('queries'), seed) : undefined;
+
   return {
     bench: 'next',
+    ...(quality ? { quality } : {}),
     model: { items: numItems, ...cfg },
     topK: k,
     predictor_ms_by_input_length: byLength,
@@ -142,4 +161,59 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     engine_next_n20: { users: data.users.length, items: data.items.length, events: data.events.length, without_sasrec: without, with_sasrec: withSource },
     rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
+}
+
+/** Next-item HR@20 of the `next` surface on a held-out replay, per sequential setting (see the header). */
+async function replayQuality(users: number, items: number, minutes: number, maxQueries: number, seed: number): Promise<Record<string, unknown>> {
+  if (!(minutes > 0)) throw new ValidationError('--q-minutes must be positive', [{ path: '--q-minutes', message: 'must be > 0' }]);
+  const data = generateSynthetic({ seed, users, items, creators: Math.max(1, Math.round(items / 8)), days: 30, eventsPerUser: 60, startMs: Date.UTC(2026, 0, 1) });
+  const events = data.events;
+  const stored = Math.floor(events.length * 0.9);
+  const store = new MemoryStore();
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-next-'));
+  try {
+    await store.upsertItems(data.items);
+    for (let i = 0; i < stored; i += 10_000) await store.appendEvents(events.slice(i, Math.min(stored, i + 10_000)));
+    const registry = new ModelRegistry(dir);
+    const train = await trainFromStore(store, registry, { model: 'sasrec', seed, maxMinutes: minutes });
+    const plays: number[] = [];
+    for (let i = stored; i < events.length; i++) if (events[i].type === 'play') plays.push(i);
+    const every = Math.max(1, Math.floor(plays.length / maxQueries));
+    const sampled = new Set(plays.filter((_, k) => k % every === 0).slice(0, maxQueries));
+    const variants: Record<string, EngineConfigInput> = {
+      off: { sequential: { nextWeight: 0 } },
+      'session w1': { sequential: { nextWeight: 1, nextContext: 'session' } },
+      'history w1': { sequential: { nextWeight: 1, nextContext: 'history' } },
+      'history w3': { sequential: { nextWeight: 3, nextContext: 'history' } },
+    };
+    const hr: Record<string, number> = {};
+    let queries = 0;
+    for (const [name, config] of Object.entries(variants)) {
+      const clock = new ManualClock(events[stored - 1].timestamp);
+      const engine = (await createEngine(store, { clock, config })) as OnlineEngine;
+      loadSasrec(engine, registry);
+      let hits = 0;
+      queries = 0;
+      for (let i = stored; i < events.length; i++) {
+        const e = events[i];
+        if (sampled.has(i)) {
+          clock.set(e.timestamp);
+          queries++;
+          const res = await engine.recommend({ userId: e.userId, surface: 'next', n: 20, sessionId: e.sessionId });
+          if (res.items.some((x) => x.itemId === e.itemId)) hits++;
+        }
+        engine.onEvents([e]);
+      }
+      await engine.close();
+      hr[name] = round(hits / Math.max(1, queries));
+    }
+    return {
+      users: data.users.length, items: data.items.length, events: events.length, queries,
+      sasrec: { version: train.version, epochs: train.epochs, 'valid.NDCG@10': round(train['valid.NDCG@10'], 4), train_seconds: round(train.train_seconds, 1) },
+      'next HR@20': hr,
+    };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

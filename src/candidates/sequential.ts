@@ -113,19 +113,22 @@ export class SequentialSource implements CandidateSource {
 
 /**
  * The positive items of a history, oldest first, into out (the newest out.length): the current session
- * only when sessionOnly, else the whole ring. Returns the count.
+ * only when sessionOnly, else the whole ring. Consecutive positives on one item (play, complete, like)
+ * count once, as in the training sequences (src/cli/commands/train.ts). Returns the count.
  */
 export function sequenceFromHistory(h: UserHistory | undefined, sessionOnly: boolean, out: Int32Array): number {
   if (!h) return 0;
   const span = sessionOnly ? h.sessionLength : h.length;
-  // Count the newest positives that fit, then write them oldest first.
-  let take = 0;
-  let k = 0;
-  for (; k < span && take < out.length; k++) if (h.weights[h.slot(k)] > 0) take++;
-  let w = take;
-  for (let j = 0; j < k; j++) {
-    const s = h.slot(j);
-    if (h.weights[s] > 0) out[--w] = h.items[s];
+  // Newest first into the tail of out, then moved to the front (oldest first).
+  let start = out.length;
+  for (let k = 0; k < span && start > 0; k++) {
+    const s = h.slot(k);
+    if (!(h.weights[s] > 0)) continue;
+    const it = h.items[s];
+    if (start < out.length && out[start] === it) continue;
+    out[--start] = it;
   }
-  return take;
+  const count = out.length - start;
+  if (start > 0) out.copyWithin(0, start);
+  return count;
 }

@@ -39,10 +39,27 @@ test('loadTrainingData sorts by time, drops negative feedback and holds out the 
     assert.equal(d.itemIds.length, 40);
     assert.equal(d.events, 60 * 11); // the skip is not a positive
     const u0 = d.userIds.indexOf('u0');
-    assert.equal(d.train.offsets[u0 + 1] - d.train.offsets[u0], 10);
+    // 11 positives, one consecutive repeat of an item collapsed, the newest held out.
+    assert.equal(d.train.offsets[u0 + 1] - d.train.offsets[u0], 9);
     // Timestamps decrease with t, so the newest event is t = 0: held out for validation.
     assert.ok(d.validTargets[u0] >= 0);
     assert.deepEqual(d.side.tags?.[d.itemIds.indexOf('i5')], ['g1']);
+  } finally {
+    await store.close();
+  }
+});
+
+test('loadTrainingData collapses consecutive events on one item into one step', async () => {
+  const store = await openStore(':memory:');
+  try {
+    const seq = [['a', 'play'], ['a', 'complete'], ['b', 'play'], ['b', 'skip'], ['b', 'like'], ['a', 'play'], ['c', 'like']] as const;
+    await store.appendEvents(seq.map(([item, type], t) => ({ id: `r${t}`, userId: 'r', itemId: item, type, timestamp: 1_000 + t })));
+    const d = await loadTrainingData(store);
+    const u = d.userIds.indexOf('r');
+    const train = Array.from(d.train.items.subarray(d.train.offsets[u], d.train.offsets[u + 1]), (i) => d.itemIds[i]);
+    assert.deepEqual(train, ['a', 'b', 'a']);
+    assert.equal(d.itemIds[d.validTargets[u]], 'c');
+    assert.equal(d.events, 6);
   } finally {
     await store.close();
   }

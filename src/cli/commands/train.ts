@@ -45,7 +45,12 @@ export interface TrainingData {
   events: number;
 }
 
-/** Catalog + positive events → sequences with the last item of users with ≥ 3 items held out. */
+/**
+ * Catalog + positive events → sequences with the last item of users with ≥ 3 items held out. Consecutive
+ * positive events on the same item (play → complete → like of one track) are one step of the sequence:
+ * otherwise "the next item is the last one again" dominates both the training pairs and the held-out item,
+ * which no surface can use (served lists exclude what the user just consumed).
+ */
 export async function loadTrainingData(store: Store, eventWeights: Readonly<Record<string, number>> = DEFAULT_EVENT_WEIGHTS): Promise<TrainingData> {
   const itemIx = new Map<string, number>();
   const itemIds: string[] = [];
@@ -96,7 +101,8 @@ export async function loadTrainingData(store: Store, eventWeights: Readonly<Reco
   for (let u = 0; u < perUser.length; u++) {
     const { ts, seq, item } = perUser[u];
     const order = ts.map((_, k) => k).sort((a, b) => ts[a] - ts[b] || seq[a] - seq[b]);
-    let items = order.map((k) => item[k]);
+    let items: number[] = [];
+    for (const k of order) if (items.length === 0 || items[items.length - 1] !== item[k]) items.push(item[k]);
     if (items.length > MAX_EVENTS_PER_USER) items = items.slice(-MAX_EVENTS_PER_USER);
     if (items.length >= 3) validTargets[u] = items.pop()!;
     lists.push(items);
