@@ -11,9 +11,15 @@
  *
  * Two load phases after a warm-up: a fixed rate (`--rate`, default 1000 req/s; latency corrected for
  * coordinated omission) and a closed loop at full speed (`--connections`) for the throughput ceiling.
+ * The server runs with `--no-search` unless `--search` is given: then the same two phases run while the
+ * search index builds in the background (the server starts it right after listening), a third
+ * fixed-rate phase covers the rest of the build (stopped when the server logs the index ready), and
+ * after it one fixed-rate phase of recommendations and one of /v1/search measure the ready server.
+ * `--search-mode worker|in-process` forces where the server builds the index (default: its own choice).
  *
  *   tastemaker bench serve --json [--items 1000000] [--users 100000] [--events-per-user 20]
  *                                 [--rate 1000] [--duration 15] [--connections 8] [--surface home] [--db path]
+ *                                 [--search [--search-mode auto|worker|in-process] [--search-rate 200]]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -127,25 +133,62 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
   return { generateSeconds: round((performance.now() - t0) / 1000, 1), events: total };
 }
 
+/** The server's search build as seen in its log: when the index became ready, and its ready line. */
+interface SearchBuild {
+  /** Resolves with the ready log line and the time it was seen (performance.now()). */
+  ready: Promise<{ line: string; atMs: number }>;
+  /** Log lines about search seen so far (build start, ready, tower). */
+  lines: string[];
+  /** performance.now() when the ready line was seen; undefined until then. */
+  readyAtMs?: number;
+}
+
 /** Starts `tastemaker serve` on a free loopback port; resolves with its URL once it listens. */
-function startServe(dbPath: string, dataDir: string, configFile: string | undefined, cpuProf: string | undefined, nodeOptions: string | undefined): Promise<{ child: ChildProcess; url: string; warmSeconds: number }> {
+function startServe(
+  dbPath: string,
+  dataDir: string,
+  configFile: string | undefined,
+  cpuProf: string | undefined,
+  nodeOptions: string | undefined,
+  search?: { mode: 'auto' | 'worker' | 'in-process' },
+): Promise<{ child: ChildProcess; url: string; warmSeconds: number; listenAtMs: number; search: SearchBuild }> {
   const t0 = performance.now();
   const nodeArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...(nodeOptions ? nodeOptions.split(/\s+/).filter(Boolean) : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-search', ...(configFile ? ['--config', configFile] : [])], {
+  const serveArgs = ['serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(search ? [] : ['--no-search']), ...(configFile ? ['--config', configFile] : [])];
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), ...serveArgs], {
     cwd: REPO,
-    env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN, TASTEMAKER_CLIENT_KEYS: KEY },
+    env: {
+      ...process.env,
+      TASTEMAKER_ADMIN_KEYS: ADMIN,
+      TASTEMAKER_CLIENT_KEYS: KEY,
+      ...(search && search.mode !== 'auto' ? { TASTEMAKER_SEARCH_WORKER: search.mode === 'worker' ? 'on' : 'off' } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let onReady: (r: { line: string; atMs: number }) => void = () => undefined;
+  const build: SearchBuild = { ready: new Promise((resolve) => (onReady = resolve)), lines: [] };
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
+    let partial = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /serving at (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1], warmSeconds: round((performance.now() - t0) / 1000, 1) });
+      if (m) resolve({ child, url: m[1], warmSeconds: round((performance.now() - t0) / 1000, 1), listenAtMs: performance.now(), search: build });
     });
     child.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
+      const text = d.toString();
+      err = (err + text).slice(-4000);
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        if (!/search/.test(line)) continue;
+        build.lines.push(line);
+        if (/search index ready/.test(line) && build.readyAtMs === undefined) {
+          build.readyAtMs = performance.now();
+          onReady({ line, atMs: build.readyAtMs });
+        }
+      }
     });
     child.on('exit', (code) => reject(new Error(`tastemaker serve exited (${code}) before listening:\n${err}`)));
   });
@@ -161,10 +204,16 @@ interface LoadResult {
   non2xx: number;
 }
 
-function load(url: string, users: number, path: string, opts: { durationS: number; connections: number; rate?: number; seed: number }): Promise<LoadResult> {
+function load(
+  url: string,
+  users: number,
+  path: string,
+  opts: { durationS: number; connections: number; rate?: number; seed: number; stopWhen?: Promise<unknown>; requestPath?: (rng: Rng) => string },
+): Promise<LoadResult & { seconds: number }> {
   const rng = new Rng(opts.seed);
+  const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    autocannon(
+    const instance = autocannon(
       {
         url,
         connections: opts.connections,
@@ -174,7 +223,7 @@ function load(url: string, users: number, path: string, opts: { durationS: numbe
         requests: [
           {
             method: 'GET',
-            setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/recommend/u${rng.int(users)}?${path}` }),
+            setupRequest: (req: Record<string, unknown>) => ({ ...req, path: opts.requestPath ? opts.requestPath(rng) : `/v1/recommend/u${rng.int(users)}?${path}` }),
           },
         ],
       },
@@ -188,10 +237,18 @@ function load(url: string, users: number, path: string, opts: { durationS: numbe
           requests: r.requests.total,
           errors: r.errors + r.timeouts,
           non2xx: r.non2xx,
+          seconds: round((performance.now() - t0) / 1000, 1),
         });
       },
     );
+    // autocannon's instance (untyped in bench/autocannon.d.ts): stop() ends the run and calls back.
+    void opts.stopWhen?.then(() => (instance as { stop(): void }).stop());
   });
+}
+
+/** The figures of one load phase, for the JSON line. */
+function phase(r: LoadResult & { seconds: number }): Record<string, number> {
+  return { p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, reqPerSec: r.reqPerSec, errors: r.errors + r.non2xx, seconds: r.seconds };
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
@@ -216,14 +273,26 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       /** V8/node flags for the server process, e.g. '--max-semi-space-size=64'. */
       'node-options': { type: 'string' },
       fresh: { type: 'boolean', default: false },
+      /** Serve with the search index building in the background (default: `serve --no-search`). */
+      search: { type: 'boolean', default: false },
+      /** Where the server builds the index: its own choice (auto), a worker thread, or in process. */
+      'search-mode': { type: 'string', default: 'auto' },
+      /** Fixed rate of the /v1/search phase once the index is ready. */
+      'search-rate': { type: 'string', default: '200' },
+      /** Longest wait for the index after the measured phases, in seconds. */
+      'search-timeout': { type: 'string', default: '1800' },
     },
     strict: true,
   });
-  const num = (k: 'items' | 'users' | 'events-per-user' | 'seed' | 'rate' | 'duration' | 'connections' | 'n'): number => {
+  const num = (k: 'items' | 'users' | 'events-per-user' | 'seed' | 'rate' | 'duration' | 'connections' | 'n' | 'search-rate' | 'search-timeout'): number => {
     const v = Number(values[k]);
     if (!Number.isInteger(v) || v <= 0) throw new ValidationError(`--${k} must be a positive integer`, [{ path: `--${k}`, message: 'must be a positive integer' }]);
     return v;
   };
+  const searchMode = values['search-mode'];
+  if (searchMode !== 'auto' && searchMode !== 'worker' && searchMode !== 'in-process') {
+    throw new ValidationError('--search-mode must be auto, worker or in-process', [{ path: '--search-mode', message: `got ${searchMode}` }]);
+  }
   const world: World = { items: num('items'), users: num('users'), eventsPerUser: num('events-per-user'), seed: num('seed') };
   const dbPath = values.db ?? join(tmpdir(), `tastemaker-bench-serve-${world.items}x${world.users}x${world.eventsPerUser}-s${world.seed}.db`);
   // Timestamps relative to a fixed day so the cached store stays valid (the server runs on the real clock).
@@ -247,12 +316,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
   // A fresh data dir serves without trained models; --data-dir points at one with e.g. an active ranker.
   const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tastemaker-bench-serve-data-'));
-  const server = await startServe(dbPath, dataDir, configFile, values['cpu-prof'], values['node-options']);
+  const server = await startServe(dbPath, dataDir, configFile, values['cpu-prof'], values['node-options'], values.search ? { mode: searchMode } : undefined);
   try {
     const path = `surface=${values.surface}&n=${num('n')}`;
     await load(server.url, world.users, path, { durationS: 3, connections: num('connections'), seed: 99 }); // JIT warm-up
     const fixed = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), rate: num('rate'), seed: 1 });
     const max = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), seed: 2 });
+    const searchFigures = values.search ? await measureSearch(server, world.users, path, { durationS: num('duration'), connections: num('connections'), rate: num('rate'), searchRate: num('search-rate'), timeoutS: num('search-timeout'), mode: searchMode }) : {};
     return {
       items: world.items,
       users: world.users,
@@ -274,6 +344,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       storeCached: cached,
       generateSeconds: gen?.generateSeconds ?? 0,
       serverStartSeconds: server.warmSeconds,
+      ...searchFigures,
     };
   } finally {
     server.child.kill('SIGTERM');
@@ -281,4 +352,48 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (configFile) rmSync(configFile, { force: true });
     if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * After the two standard phases (which ran while the index was building, unless it was ready first):
+ * fixed-rate load for the rest of the build, stopped when the server logs the index ready; then, with
+ * the index ready (the content tower trains in a worker meanwhile), one fixed-rate phase of
+ * recommendations and one of /v1/search queries ("track <n>", typo-free titles of the bench catalog).
+ */
+async function measureSearch(
+  server: { url: string; listenAtMs: number; search: SearchBuild },
+  users: number,
+  path: string,
+  o: { durationS: number; connections: number; rate: number; searchRate: number; timeoutS: number; mode: string },
+): Promise<Record<string, unknown>> {
+  const build = server.search;
+  const standardPhasesDuringBuild = build.readyAtMs === undefined;
+  const tail =
+    build.readyAtMs === undefined
+      ? await load(server.url, users, path, { durationS: o.timeoutS, connections: o.connections, rate: o.rate, seed: 3, stopWhen: build.ready })
+      : undefined;
+  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2_000).unref());
+  if ((await Promise.race([build.ready, timeout])) === 'timeout') {
+    return { search: true, searchMode: o.mode, searchReady: false, searchLog: build.lines };
+  }
+  const after = await load(server.url, users, path, { durationS: o.durationS, connections: o.connections, rate: o.rate, seed: 4 });
+  const query = await load(server.url, users, path, {
+    durationS: o.durationS,
+    connections: o.connections,
+    rate: o.searchRate,
+    seed: 5,
+    requestPath: (rng) => `/v1/search?q=${encodeURIComponent(`track ${rng.int(1_000_000)}`)}&n=10`,
+  });
+  return {
+    search: true,
+    searchMode: o.mode,
+    searchReady: true,
+    /** Seconds from the server listening (when it starts the build) to the index answering. */
+    searchReadySeconds: round((build.readyAtMs! - server.listenAtMs) / 1000, 1),
+    standardPhasesDuringBuild,
+    buildTail: tail ? phase(tail) : undefined,
+    afterReady: phase(after),
+    searchQueries: phase(query),
+    searchLog: build.lines,
+  };
 }

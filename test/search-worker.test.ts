@@ -150,3 +150,30 @@ test('serve in worker mode: 503 until built, writes during the build kept, delet
   // After close the worker is gone and search answers 503 again.
   assert.equal(live.service(), undefined);
 });
+
+test('the worker builds the ANN graph in steps after ready, answering meanwhile, then agrees with the in-process graph', async () => {
+  const path = storeFilePath(s.store)!;
+  const config = { annThreshold: 50 };
+  const { index: local } = await buildSearchIndexFromStore(s.store, { config, train: { steps: 0 } });
+  local.warm();
+  const remote = new SearchWorkerClient({ storePath: path, config, train: { steps: 0 }, annChunk: 16 }, { contentTimeoutMs: 5_000 });
+  try {
+    await remote.ready;
+    // Answered while the graph is still being built (exact scan; content neighbours stand aside).
+    const during = await remote.searchAsync({ q: s.data.items[10].title, n: 5, mode: 'semantic' });
+    assert.equal(during.itemIds.length, 5);
+    const ann = await remote.annReady;
+    assert.equal(ann.size, s.data.items.length);
+    assert.ok(ann.seconds > 0);
+    let overlap = 0;
+    for (const it of s.data.items.slice(0, 10)) {
+      const want = local.search({ q: it.title, n: 10, mode: 'semantic' }).itemIds;
+      const got = new Set((await remote.searchAsync({ q: it.title, n: 10, mode: 'semantic' })).itemIds);
+      overlap += want.filter((id) => got.has(id)).length;
+    }
+    assert.ok(overlap >= 90, `overlap ${overlap}/100`);
+    assert.equal(remote.contentNeighbours([s.data.items[0].id], 10).itemIds.length, 10, 'content neighbours once the graph is built');
+  } finally {
+    remote.terminate();
+  }
+});

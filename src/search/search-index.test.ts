@@ -162,6 +162,52 @@ test('semantic retrieval through the ANN graph agrees with the exact scan', () =
   assert.ok(!ann.search({ q: 'jazz saxophone', n: 20, mode: 'semantic' }).itemIds.includes(top));
 });
 
+test('a graph built step by step answers exactly meanwhile, keeps writes made during the build, then agrees', () => {
+  const data = generateSynthetic({ seed: 4, users: 10, items: 1500, creators: 50, days: 2, eventsPerUser: 3, startMs: 0 });
+  const rows = data.items.map((it) => ({ id: it.id, title: it.title, text: it.text, tags: it.tags }));
+  const cfg = { encoder: { dims: 32, bucketBits: 12 } };
+  const exact = new SearchIndex(cfg);
+  const stepped = new SearchIndex({ ...cfg, annThreshold: 100 });
+  exact.upsert(rows);
+  stepped.upsert(rows);
+  const qs = ['guitar highway', 'chill ambient', 'jazz saxophone', 'dark metal', 'happy pop'];
+  assert.equal(stepped.annPending, true);
+  let steps = 0;
+  const early = { id: 'early', title: 'Saxophone Jazz Nocturne', tags: ['jazz'] };
+  const late = { id: 'late', title: 'Ambient Chill Glacier', tags: ['ambient'] };
+  while (!stepped.buildAnnStep(200)) {
+    steps++;
+    // Mid-build: the exact scan answers, identical to the index that never builds a graph.
+    if (steps === 2) {
+      for (const q of qs) assert.deepEqual(stepped.search({ q, n: 10, mode: 'semantic' }), exact.search({ q, n: 10, mode: 'semantic' }));
+      // A write below the cursor (replaces a slot the graph holds) and a removal.
+      stepped.upsert([{ ...rows[0], title: early.title, tags: early.tags, id: rows[0].id }]);
+      exact.upsert([{ ...rows[0], title: early.title, tags: early.tags, id: rows[0].id }]);
+      stepped.remove([rows[1].id]);
+      exact.remove([rows[1].id]);
+    }
+    if (steps === 4) {
+      stepped.upsert([late]);
+      exact.upsert([late]);
+    }
+  }
+  assert.ok(steps >= 6, `${steps} steps of 200 over 1500 items`);
+  assert.equal(stepped.annPending, false);
+  let overlap = 0;
+  for (const q of qs) {
+    const a = exact.search({ q, n: 10, mode: 'semantic' }).itemIds;
+    const b = new Set(stepped.search({ q, n: 10, mode: 'semantic' }).itemIds);
+    overlap += a.filter((id) => b.has(id)).length;
+  }
+  assert.ok(overlap / (10 * qs.length) >= 0.9, `recall ${overlap / 50}`);
+  // The rewritten slot, the removed one and the late item are what the graph holds.
+  const near = (q: string): string[] => stepped.search({ q, n: 10, mode: 'semantic' }).itemIds;
+  assert.ok(exact.search({ q: early.title, n: 10, mode: 'semantic' }).itemIds.includes(rows[0].id), 'the exact scan finds the rewritten item');
+  assert.ok(near(early.title).includes(rows[0].id), `rewritten slot not in the graph: ${near(early.title).join(',')}`);
+  assert.ok(near(late.title).includes('late'), `late item not in the graph: ${near(late.title).join(',')}`);
+  assert.ok(!stepped.search({ q: rows[1].title, n: 20, mode: 'semantic' }).itemIds.includes(rows[1].id));
+});
+
 test('cold start: a just-ingested item with content only is a content neighbour at once', () => {
   const idx = smallCatalog();
   idx.upsert([{ id: 'new', title: 'Saxophone Nights', text: 'hard bop saxophone', tags: ['jazz'], creator: 'Someone New' }]);

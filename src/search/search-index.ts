@@ -153,6 +153,8 @@ export class SearchIndex {
   private creatorKeys: (string[] | undefined)[] = [];
   private maxLogPop = 0;
   private ann: AnnIndex | undefined;
+  /** A graph being built a chunk at a time (buildAnnStep); semantic retrieval scans exactly until it is done. */
+  private annBuild: { ann: AnnIndex; cursor: number } | undefined;
   private qvec: Float32Array;
   private scratch: Float32Array;
   /** An external encoder replacing the content tower (items and queries); undefined = in-project tower. */
@@ -263,11 +265,12 @@ export class SearchIndex {
       this.suggestRefs(it, true);
       newIxs.push(ix);
     }
-    if (this.ann && newIxs.length > 0 && !this.external) {
-      const ixs = Int32Array.from(newIxs);
-      const vecs = new Float32Array(ixs.length * d);
-      for (let i = 0; i < ixs.length; i++) vecs.set(this.emb.subarray(ixs[i] * d, ixs[i] * d + d), i * d);
-      this.ann.add(ixs, vecs);
+    if (this.ann && newIxs.length > 0 && !this.external) this.annAdd(this.ann, newIxs);
+    // A graph under construction already holds the slots below its cursor: re-add those (replacing).
+    const build = this.annBuild;
+    if (build && !this.external) {
+      const passed = newIxs.filter((ix) => ix < build.cursor);
+      if (passed.length > 0) this.annAdd(build.ann, passed);
     }
   }
 
@@ -293,6 +296,7 @@ export class SearchIndex {
       n++;
     }
     if (this.ann && gone.length > 0) this.ann.remove(Int32Array.from(gone));
+    if (this.annBuild && gone.length > 0) this.annBuild.ann.remove(Int32Array.from(gone));
     return n;
   }
 
@@ -335,7 +339,8 @@ export class SearchIndex {
       const it = this.items[ix];
       if (it) this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
     }
-    if (this.ann) this.ann = undefined;
+    this.ann = undefined;
+    this.annBuild = undefined;
   }
 
   /** How many times the content tower was trained or loaded (0 = the untrained random projection). */
@@ -419,6 +424,7 @@ export class SearchIndex {
     this.scratch = new Float32Array(dims);
     this.pending.clear();
     this.ann = undefined;
+    this.annBuild = undefined;
   }
 
   /** Embeds items upserted since the last flush with the external encoder (no-op for the tower). */
@@ -507,9 +513,50 @@ export class SearchIndex {
     };
   }
 
+  /** Adds the current embeddings of slots `ixs` to a graph (replacing those it holds). */
+  private annAdd(ann: AnnIndex, slots: readonly number[], threads = 1): void {
+    const d = this.dims;
+    const ixs = Int32Array.from(slots);
+    // vecs: [ixs.length, d]
+    const vecs = new Float32Array(ixs.length * d);
+    for (let i = 0; i < ixs.length; i++) vecs.set(this.emb.subarray(ixs[i] * d, ixs[i] * d + d), i * d);
+    ann.add(ixs, vecs, threads);
+  }
+
+  /** True while a graph is wanted (above annThreshold) but not built yet. */
+  get annPending(): boolean {
+    return this.liveCount > this.config.annThreshold && !this.ann;
+  }
+
+  /**
+   * Builds the ANN graph incrementally: adds up to `maxRows` more live slots per call and returns true
+   * once the graph is complete (or none is needed). Until then semantic retrieval scans exactly, so an
+   * owner that must stay responsive (the search worker) can interleave queries between steps instead of
+   * blocking on one graph build of the whole catalog (minutes at a million items).
+   */
+  buildAnnStep(maxRows = 2_000, threads = 1): boolean {
+    if (!this.annPending) {
+      this.annBuild = undefined;
+      return true;
+    }
+    if (!this.annBuild) this.annBuild = { ann: new AnnIndex({ dims: this.dims, metric: 'ip' }), cursor: 0 };
+    const b = this.annBuild;
+    const slots: number[] = [];
+    let ix = b.cursor;
+    for (; ix < this.items.length && slots.length < maxRows; ix++) if (this.items[ix]) slots.push(ix);
+    if (slots.length > 0) this.annAdd(b.ann, slots, threads);
+    b.cursor = ix;
+    if (ix < this.items.length) return false;
+    this.ann = b.ann;
+    this.annBuild = undefined;
+    return true;
+  }
+
   private ensureAnn(threads = 0): AnnIndex | undefined {
     if (this.liveCount <= this.config.annThreshold) return undefined;
     if (this.ann) return this.ann;
+    // Someone is building it step by step: scan exactly meanwhile rather than build it twice.
+    if (this.annBuild) return undefined;
     const d = this.dims;
     const ann = new AnnIndex({ dims: d, metric: 'ip' });
     const ixs: number[] = [];
@@ -530,6 +577,11 @@ export class SearchIndex {
    */
   warm(threads = 0): void {
     this.ensureAnn(threads);
+    this.prepare();
+  }
+
+  /** The lexical and autocomplete upkeep of warm() alone (the ANN graph can be built by buildAnnStep). */
+  prepare(): void {
     this.lexical.prepare();
     this.suggester.prepare();
   }

@@ -3,8 +3,11 @@
  * store (buildSearchIndexFromStore, the same build as in process, so the same results for the same
  * data), then owns it and answers the main thread. Writes that arrive during the build are queued and
  * replayed on the built index before it is announced (upsert and remove are idempotent; a row the scan
- * already saw is simply re-indexed), so an item ingested while building is never lost. The ANN graph is
- * built before `ready` too, so the first semantic query does not stall on it.
+ * already saw is simply re-indexed), so an item ingested while building is never lost. The lazy upkeep
+ * of the first queries (dictionary sort, autocomplete merge) is done before `ready`; the ANN graph is
+ * built after it, a chunk per event-loop turn, so queries keep being answered (semantic ones by exact
+ * scan until the graph is complete, then `ann` is posted). Content neighbours answer empty meanwhile
+ * (the `busy` flag): an exact scan of a large catalog is too slow for a recommendation's time budget.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { ValidationError, issuesFromSchema } from '../core/errors.js';
@@ -34,6 +37,31 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
   let pendingRows = 0;
   let dropped = 0;
   let writeErrors = 0;
+
+  /** The step-wise ANN build: one chunk per event-loop turn, content channel busy until done. */
+  const ann = { running: false, builds: 0 };
+  const buildAnn = (ix: SearchIndex): void => {
+    if (ann.running || !ix.annPending) return;
+    ann.running = true;
+    Atomics.store(ctl, CTL.busy, 1);
+    const t0 = performance.now();
+    const step = (): void => {
+      let done = true;
+      try {
+        done = ix.buildAnnStep(job.annChunk, job.annThreads);
+      } catch {
+        // A failed native insert leaves semantic retrieval on the exact scan; nothing to retry.
+      }
+      if (!done) {
+        setImmediate(step);
+        return;
+      }
+      ann.running = false;
+      Atomics.store(ctl, CTL.busy, 0);
+      if (ann.builds++ === 0) send({ kind: 'ann', seconds: (performance.now() - t0) / 1000, size: ix.size });
+    };
+    setImmediate(step);
+  };
 
   const info = (ix: SearchIndex): SearchWorkerInfo => ({ size: ix.size, towerVersion: ix.towerVersion, dims: ix.dims, writeErrors });
 
@@ -78,6 +106,9 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
       case 'neighbours':
         answerNeighbours(ix, m);
         return;
+      case 'build-ann':
+        buildAnn(ix);
+        return;
     }
     let value: unknown;
     try {
@@ -89,10 +120,11 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
         Atomics.store(ctl, CTL.busy, 1);
         try {
           ix.loadEncoderState(m.state);
-          ix.warm(job.annThreads);
         } finally {
-          Atomics.store(ctl, CTL.busy, 0);
+          if (!ann.running) Atomics.store(ctl, CTL.busy, 0);
         }
+        // The re-embedding dropped the graph: rebuild it in steps (a running build restarts by itself).
+        buildAnn(ix);
         value = info(ix);
       } else value = info(ix);
     } catch (e) {
@@ -104,7 +136,9 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
 
   port.on('message', (m: ToWorker) => {
     if (live.index) return handle(live.index, m);
-    if (m.kind === 'upsert' || m.kind === 'remove' || m.kind === 'events') {
+    if (m.kind === 'build-ann') {
+      job.annOnReady = true;
+    } else if (m.kind === 'upsert' || m.kind === 'remove' || m.kind === 'events') {
       pending.push(m);
       pendingRows += rowsOf(m);
       while (pendingRows > job.maxPending && pending.length > 1) {
@@ -135,10 +169,10 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
   for (const w of pending) applyWrite(ix, w);
   pending = [];
   pendingRows = 0;
-  const t0 = performance.now();
-  ix.warm(job.annThreads);
-  const annSeconds = (performance.now() - t0) / 1000;
+  ix.prepare();
   live.index = ix;
   Atomics.store(ctl, CTL.busy, 0);
-  send({ kind: 'ready', report, dropped, replayed, annSeconds });
+  send({ kind: 'ready', report, dropped, replayed });
+  if (!ix.annPending) send({ kind: 'ann', seconds: 0, size: ix.size });
+  else if (job.annOnReady) buildAnn(ix);
 }

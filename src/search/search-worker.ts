@@ -50,6 +50,13 @@ export const SearchJobSchema = z.strictObject({
   train: z.custom<TrainConfigInput>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional(),
   /** Native threads for the ANN graph build (0 = all cores; 1 leaves the other core to the server). */
   annThreads: z.number().int().min(0).max(256).default(1),
+  /**
+   * Build the ANN graph right after ready (default). False when a trained tower is about to be swapped
+   * in: its re-embedding would discard the graph, so it is built after the swap (or on `ann`).
+   */
+  annOnReady: z.boolean().default(true),
+  /** Vectors added to the graph per step; queries are answered between steps. */
+  annChunk: z.number().int().min(1).max(1_000_000).default(2_000),
   /** Writes queued while the index builds; past this the oldest are dropped (and reported). */
   maxPending: z.number().int().min(1).max(10_000_000).default(100_000),
   control: z.instanceof(SharedArrayBuffer).refine((b) => b.byteLength === CTL_SLOTS * 4, 'must hold 4 int32 slots'),
@@ -72,6 +79,7 @@ export type ToWorker =
   | { kind: 'suggest'; id: number; q: string; n: number }
   | { kind: 'encoder'; id: number; state: EncoderState }
   | { kind: 'info'; id: number }
+  | { kind: 'build-ann' }
   | { kind: 'neighbours'; seq: number; seedIds: string[]; n: number };
 
 /** An error crossing the thread boundary: enough to rebuild the typed error (and its HTTP status). */
@@ -96,12 +104,17 @@ export interface SearchWorkerReady {
   dropped: number;
   /** Writes queued during the build and applied before ready. */
   replayed: number;
-  /** Seconds spent building the ANN graph before ready (0 below the ANN threshold). */
-  annSeconds: number;
+}
+
+/** The ANN graph is complete (semantic retrieval and content neighbours use it from now on). */
+export interface SearchWorkerAnn {
+  seconds: number;
+  size: number;
 }
 
 export type FromWorker =
   | ({ kind: 'ready' } & SearchWorkerReady)
+  | ({ kind: 'ann' } & SearchWorkerAnn)
   | { kind: 'failed'; error: string }
   | { kind: 'reply'; id: number; ok: true; value: unknown }
   | { kind: 'reply'; id: number; ok: false; error: WireError };
@@ -160,6 +173,13 @@ export interface ContentChannelStats {
  */
 export class SearchWorkerClient implements SearchService {
   readonly ready: Promise<SearchWorkerReady>;
+  private onAnn: (a: SearchWorkerAnn) => void = () => undefined;
+  /**
+   * Resolves once the ANN graph of the first build is complete (the worker keeps answering meanwhile:
+   * semantic retrieval by exact scan, content neighbours empty). Never rejects; stays pending when the
+   * worker dies first.
+   */
+  readonly annReady: Promise<SearchWorkerAnn> = new Promise((resolve) => (this.onAnn = resolve));
   readonly contentStats: ContentChannelStats = { answered: 0, skipped: 0, timedOut: 0 };
   private readonly worker: Worker;
   private readonly ctl: Int32Array;
@@ -185,8 +205,9 @@ export class SearchWorkerClient implements SearchService {
       this.worker.on('message', (m: FromWorker) => {
         if (m.kind === 'ready') {
           this.isReady = true;
-          resolve({ report: m.report, dropped: m.dropped, replayed: m.replayed, annSeconds: m.annSeconds });
-        } else if (m.kind === 'failed') {
+          resolve({ report: m.report, dropped: m.dropped, replayed: m.replayed });
+        } else if (m.kind === 'ann') this.onAnn({ seconds: m.seconds, size: m.size });
+        else if (m.kind === 'failed') {
           this.fail(new UnavailableError(`search index build failed: ${m.error}`));
           reject(this.dead);
         } else this.settle(m);
@@ -269,6 +290,11 @@ export class SearchWorkerClient implements SearchService {
   /** Swaps a trained content tower into the worker's index (its buffers are transferred, not copied). */
   loadEncoderState(state: EncoderState): Promise<SearchWorkerInfo> {
     return this.request<SearchWorkerInfo>({ kind: 'encoder', state }, [state.weights.buffer as ArrayBuffer, state.idf.buffer as ArrayBuffer]);
+  }
+
+  /** Starts the step-wise ANN build now (when the job deferred it and no tower swap is coming). */
+  buildAnn(): void {
+    this.post({ kind: 'build-ann' });
   }
 
   info(): Promise<SearchWorkerInfo> {

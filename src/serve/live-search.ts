@@ -46,6 +46,15 @@ export const SERVE_TRAIN_STEPS = 0;
  */
 export const WORKER_MIN_ITEMS = 20_000;
 
+/**
+ * TASTEMAKER_SEARCH_WORKER=on|off overrides the size rule (the serve benchmark compares both homes at
+ * the same catalog size); unset or anything else = by size.
+ */
+function workerFromEnv(env: NodeJS.ProcessEnv = process.env): boolean | undefined {
+  const v = env.TASTEMAKER_SEARCH_WORKER;
+  return v === 'on' ? true : v === 'off' ? false : undefined;
+}
+
 /** Writes queued while the index builds; past this the oldest are dropped (and a restart rebuilds). */
 const MAX_PENDING = 100_000;
 
@@ -179,7 +188,7 @@ export class LiveSearch implements SearchHolder {
   async build(store: Pick<Store, 'scanItems' | 'scanEvents'>, log: (msg: string) => void, opts: LiveBuildOptions = {}): Promise<BuildReport | undefined> {
     const path = storeFilePath(store);
     const train = opts.train ?? { steps: SERVE_TRAIN_STEPS };
-    if (await this.useWorker(store, path, opts.worker, log)) return this.buildInWorker(path!, train, log, opts);
+    if (await this.useWorker(store, path, opts.worker ?? workerFromEnv(), log)) return this.buildInWorker(path!, train, log, opts);
     let built: { index: SearchIndex; report: BuildReport };
     try {
       built = await buildSearchIndexFromStore(store, { train });
@@ -206,7 +215,10 @@ export class LiveSearch implements SearchHolder {
     log('search index: building in a worker thread (read-only store connection)…');
     let client: SearchWorkerClient;
     try {
-      client = new SearchWorkerClient({ storePath: path, train }, { contentTimeoutMs: opts.contentTimeoutMs });
+      // A tower trained off-thread after the build re-embeds every item, which would discard an ANN
+      // graph built before it: the graph is then built once, after the swap.
+      const towerComing = opts.tower !== false && !((train.steps ?? 0) > 0);
+      client = new SearchWorkerClient({ storePath: path, train, annOnReady: !towerComing }, { contentTimeoutMs: opts.contentTimeoutMs });
     } catch (e) {
       log(`search index build failed: ${e instanceof Error ? e.message : String(e)} (search answers 503)`);
       return undefined;
@@ -228,13 +240,23 @@ export class LiveSearch implements SearchHolder {
     this.attachContentSource(client);
     const { report } = ready;
     log(
-      `search index ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (worker thread; scan ${report.seconds.toFixed(1)} s, ANN ${ready.annSeconds.toFixed(1)} s): ` +
+      `search index ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (worker thread; build ${report.seconds.toFixed(1)} s): ` +
         `${report.items} items, ${report.events} events, ${ready.replayed} writes replayed`,
     );
-    this.towerReady =
-      opts.tower === false || report.tower?.steps || report.items < 2
-        ? Promise.resolve(undefined)
-        : this.trainTower(async (state) => void (await client.loadEncoderState(state)), path, opts.tower ?? {}, log);
+    void client.annReady.then((a) => {
+      if (!this.closed && a.seconds > 0) log(`search ANN graph ready in ${a.seconds.toFixed(1)} s (${a.size} items; semantic search used an exact scan meanwhile)`);
+    });
+    const tower = opts.tower;
+    if (tower === false || report.tower?.steps || report.items < 2) {
+      client.buildAnn();
+      this.towerReady = Promise.resolve(undefined);
+    } else {
+      // The worker builds the graph after the swap; without a trained tower it is told to build it now.
+      this.towerReady = this.trainTower(async (state) => void (await client.loadEncoderState(state)), path, tower ?? {}, log).then((r) => {
+        if (!r) client.buildAnn();
+        return r;
+      });
+    }
     return report;
   }
 
