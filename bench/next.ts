@@ -181,18 +181,20 @@ async function replayQuality(users: number, items: number, minutes: number, maxQ
     const every = Math.max(1, Math.floor(plays.length / maxQueries));
     const sampled = new Set(plays.filter((_, k) => k % every === 0).slice(0, maxQueries));
     const variants: Record<string, EngineConfigInput> = {
-      off: { sequential: { nextWeight: 0 } },
+      off: { sequential: { nextWeight: 0, homeWeight: 0 } },
       'session w1': { sequential: { nextWeight: 1, nextContext: 'session' } },
       'history w1': { sequential: { nextWeight: 1, nextContext: 'history' } },
       'history w3': { sequential: { nextWeight: 3, nextContext: 'history' } },
     };
     const hr: Record<string, number> = {};
+    const hrHome: Record<string, number> = {};
     let queries = 0;
     for (const [name, config] of Object.entries(variants)) {
       const clock = new ManualClock(events[stored - 1].timestamp);
       const engine = (await createEngine(store, { clock, config })) as OnlineEngine;
       loadSasrec(engine, registry);
       let hits = 0;
+      let homeHits = 0;
       queries = 0;
       for (let i = stored; i < events.length; i++) {
         const e = events[i];
@@ -201,16 +203,21 @@ async function replayQuality(users: number, items: number, minutes: number, maxQ
           queries++;
           const res = await engine.recommend({ userId: e.userId, surface: 'next', n: 20, sessionId: e.sessionId });
           if (res.items.some((x) => x.itemId === e.itemId)) hits++;
+          const home = await engine.recommend({ userId: e.userId, surface: 'home', n: 20 });
+          if (home.items.some((x) => x.itemId === e.itemId)) homeHits++;
         }
         engine.onEvents([e]);
       }
       await engine.close();
       hr[name] = round(hits / Math.max(1, queries));
+      hrHome[name] = round(homeHits / Math.max(1, queries));
     }
     return {
       users: data.users.length, items: data.items.length, events: events.length, queries,
       sasrec: { version: train.version, epochs: train.epochs, 'valid.NDCG@10': round(train['valid.NDCG@10'], 4), train_seconds: round(train.train_seconds, 1) },
       'next HR@20': hr,
+      // home uses homeWeight (default) in every variant but `off`.
+      'home HR@20': hrHome,
     };
   } finally {
     await store.close();

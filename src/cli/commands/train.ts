@@ -218,7 +218,10 @@ export async function runTrain(raw: Record<string, unknown>): Promise<TrainSumma
       eventWeights: config.eventWeights,
       onProgress: (p) => {
         if (quiet) return;
-        if (p.valid) console.error(`${o.model} epoch ${p.epoch}: loss ${p.loss?.toFixed(4)} valid NDCG@10 ${p.valid['NDCG@10'].toFixed(4)} (${p.elapsedSeconds.toFixed(0)}s) ${p.message ?? ''}`);
+        if (!p.valid) return;
+        // A model's own message may already be the whole epoch line (sasrec); otherwise it is a suffix.
+        if (p.message?.startsWith('epoch')) console.error(`${o.model} ${p.message} (${p.elapsedSeconds.toFixed(0)}s)`);
+        else console.error(`${o.model} epoch ${p.epoch}: loss ${p.loss?.toFixed(4)} valid NDCG@10 ${p.valid['NDCG@10'].toFixed(4)} (${p.elapsedSeconds.toFixed(0)}s) ${p.message ?? ''}`);
       },
     });
   } finally {
