@@ -153,6 +153,11 @@ export class SearchIndex {
   private creatorKeys: (string[] | undefined)[] = [];
   private maxLogPop = 0;
   private ann: AnnIndex | undefined;
+  /**
+   * Whether the first semantic query above annThreshold builds the graph on the spot (the default). An
+   * owner that builds it with buildAnnStep sets this false, so no query ever blocks on a whole build.
+   */
+  lazyAnn = true;
   /** A graph being built a chunk at a time (buildAnnStep); semantic retrieval scans exactly until it is done. */
   private annBuild: { ann: AnnIndex; cursor: number } | undefined;
   private qvec: Float32Array;
@@ -556,7 +561,7 @@ export class SearchIndex {
     if (this.liveCount <= this.config.annThreshold) return undefined;
     if (this.ann) return this.ann;
     // Someone is building it step by step: scan exactly meanwhile rather than build it twice.
-    if (this.annBuild) return undefined;
+    if (this.annBuild || !this.lazyAnn) return undefined;
     const d = this.dims;
     const ann = new AnnIndex({ dims: d, metric: 'ip' });
     const ixs: number[] = [];

@@ -39,9 +39,10 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
   let writeErrors = 0;
 
   /** The step-wise ANN build: one chunk per event-loop turn, content channel busy until done. */
-  const ann = { running: false, builds: 0 };
+  const ann = { running: false, builds: 0, allowed: job.annOnReady };
   const buildAnn = (ix: SearchIndex): void => {
     if (ann.running || !ix.annPending) return;
+    ann.allowed = true;
     ann.running = true;
     Atomics.store(ctl, CTL.busy, 1);
     const t0 = performance.now();
@@ -50,14 +51,15 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
       try {
         done = ix.buildAnnStep(job.annChunk, job.annThreads);
       } catch {
-        // A failed native insert leaves semantic retrieval on the exact scan; nothing to retry.
+        // A failed native insert leaves semantic retrieval on the exact scan; not retried.
+        ann.allowed = false;
       }
       if (!done) {
         setImmediate(step);
         return;
       }
       ann.running = false;
-      Atomics.store(ctl, CTL.busy, 0);
+      refreshBusy(ix);
       if (ann.builds++ === 0) send({ kind: 'ann', seconds: (performance.now() - t0) / 1000, size: ix.size });
     };
     setImmediate(step);
@@ -96,12 +98,23 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
     Atomics.notify(ctl, CTL.replied);
   };
 
+  /**
+   * The content channel stands aside while the graph is wanted but missing (being built, or deferred
+   * until a tower swap): an exact scan of a large catalog takes tens of milliseconds.
+   */
+  const refreshBusy = (ix: SearchIndex): void => {
+    // A catalog that grew past the ANN threshold gets its graph the same way.
+    if (ann.allowed && !ann.running && ix.annPending) buildAnn(ix);
+    Atomics.store(ctl, CTL.busy, ann.running || ix.annPending ? 1 : 0);
+  };
+
   const handle = (ix: SearchIndex, m: ToWorker): void => {
     switch (m.kind) {
       case 'upsert':
       case 'remove':
       case 'events':
         applyWrite(ix, m);
+        refreshBusy(ix);
         return;
       case 'neighbours':
         answerNeighbours(ix, m);
@@ -121,7 +134,7 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
         try {
           ix.loadEncoderState(m.state);
         } finally {
-          if (!ann.running) Atomics.store(ctl, CTL.busy, 0);
+          refreshBusy(ix);
         }
         // The re-embedding dropped the graph: rebuild it in steps (a running build restarts by itself).
         buildAnn(ix);
@@ -137,7 +150,7 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
   port.on('message', (m: ToWorker) => {
     if (live.index) return handle(live.index, m);
     if (m.kind === 'build-ann') {
-      job.annOnReady = true;
+      ann.allowed = true;
     } else if (m.kind === 'upsert' || m.kind === 'remove' || m.kind === 'events') {
       pending.push(m);
       pendingRows += rowsOf(m);
@@ -170,9 +183,11 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
   pending = [];
   pendingRows = 0;
   ix.prepare();
+  // The graph is built in steps here (buildAnn), never all at once by a query.
+  ix.lazyAnn = false;
   live.index = ix;
-  Atomics.store(ctl, CTL.busy, 0);
+  refreshBusy(ix);
   send({ kind: 'ready', report, dropped, replayed });
   if (!ix.annPending) send({ kind: 'ann', seconds: 0, size: ix.size });
-  else if (job.annOnReady) buildAnn(ix);
+  else if (ann.allowed) buildAnn(ix);
 }
