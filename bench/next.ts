@@ -15,8 +15,10 @@
  *    engine, with the version loaded, replays the last 10% event by event, asking `next` (n = 20) before
  *    each sampled play whether it is on the page (history excluded), for several sequential settings.
  *
+ *    With --db <store> --data-dir <dir>: the real store and its active sasrec version instead.
+ *
  *   tastemaker bench next --json [--items 3416] [--max-len 200] [--dim 64] [--blocks 2] [--calls 300]
- *                               [--big-items 100000] [--users 6040] [--events-per-user 100]
+ *                               [--big-items 100000] [--users 6040] [--events-per-user 100] [--db S --data-dir D]
  *                               [--quality] [--q-users 3000] [--q-items 2000] [--q-minutes 3] [--queries 2000]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +36,7 @@ import { Kernels } from '../src/models/kernels/index.js';
 import { SasrecConfig, SasrecModel } from '../src/models/sasrec.js';
 import { SasrecPredictor } from '../src/models/sasrec-serve.js';
 import { MemoryStore } from '../src/store/memory.js';
+import { openStore } from '../src/store/index.js';
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -70,6 +73,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       'q-items': { type: 'string', default: '2000' },
       'q-minutes': { type: 'string', default: '3' },
       queries: { type: 'string', default: '2000' },
+      db: { type: 'string' },
+      'data-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -119,35 +124,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await p.dispose();
   }
 
-  // 3. The whole `next` request with and without the source, at ML-1M scale.
-  const data = generateSynthetic({ seed, users: num('users'), items: numItems, creators: Math.max(1, Math.round(numItems / 8)), days: 30, eventsPerUser: num('events-per-user'), startMs: Date.UTC(2026, 0, 1) });
-  const store = new MemoryStore();
-  await store.upsertItems(data.items);
-  for (let i = 0; i < data.events.length; i += 10_000) await store.appendEvents(data.events.slice(i, i + 10_000));
-  const last = data.events[data.events.length - 1];
-  const engine = (await createEngine(store, {
-    clock: new ManualClock(last.timestamp + 1),
-    config: { historySize: cfg.maxLen, sequential: { nextContext: 'history' } },
-  })) as OnlineEngine;
-  const measure = async (): Promise<ReturnType<typeof quantiles> & { pagesWithSasrec: number }> => {
-    const r = new Rng(seed + 1);
-    const ms = new Float64Array(calls);
-    let pages = 0;
-    for (let c = -20; c < calls; c++) {
-      const e = data.events[r.int(data.events.length)];
-      const t0 = performance.now();
-      const res = await engine.recommend({ userId: e.userId, surface: 'next', n: 20 });
-      if (c < 0) continue;
-      ms[c] = performance.now() - t0;
-      if (res.items.some((i) => i.sources.includes('sasrec'))) pages++;
-    }
-    return { ...quantiles(ms), pagesWithSasrec: round(pages / calls) };
-  };
-  const without = await measure();
-  engine.setSequential(randomPredictor(numItems, cfg, seed), data.items.map((i) => i.id), 'sasrec@bench');
-  const withSource = await measure();
-  await engine.close();
-  await store.close();
+  // 3. The whole `next` request with and without the source: a synthetic world at ML-1M scale with the
+  // random model, or (--db, --data-dir) a real store with its active sasrec version.
+  const engineNext = values.db
+    ? await engineOnStore(values.db, values['data-dir'] ?? '.tastemaker', cfg.maxLen, calls, seed)
+    : await engineOnSynthetic(numItems, cfg, num('users'), num('events-per-user'), calls, seed);
 
   const quality = values.quality ? await replayQuality(num('q-users'), num('q-items'), Number(values['q-minutes']), num('queries'), seed) : undefined;
 
@@ -158,7 +139,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     topK: k,
     predictor_ms_by_input_length: byLength,
     ...(big ? { big_catalogue: big } : {}),
-    engine_next_n20: { users: data.users.length, items: data.items.length, events: data.events.length, without_sasrec: without, with_sasrec: withSource },
+    engine_next_n20: engineNext,
     rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
 }
@@ -182,6 +163,7 @@ async function replayQuality(users: number, items: number, minutes: number, maxQ
     const sampled = new Set(plays.filter((_, k) => k % every === 0).slice(0, maxQueries));
     const variants: Record<string, EngineConfigInput> = {
       off: { sequential: { nextWeight: 0, homeWeight: 0 } },
+      'session w0.5': { sequential: { nextWeight: 0.5, nextContext: 'session' } },
       'session w1': { sequential: { nextWeight: 1, nextContext: 'session' } },
       'history w1': { sequential: { nextWeight: 1, nextContext: 'history' } },
       'history w3': { sequential: { nextWeight: 3, nextContext: 'history' } },
@@ -222,5 +204,65 @@ async function replayQuality(users: number, items: number, minutes: number, maxQ
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Latency = ReturnType<typeof quantiles> & { pagesWithSasrec: number };
+
+/** p50/p99 of `next` (n = 20) for random known users, before and after `load` sets the sasrec source. */
+async function nextLatency(engine: OnlineEngine, calls: number, seed: number, load: () => string | undefined): Promise<{ without_sasrec: Latency; with_sasrec: Latency; sasrec: string }> {
+  const users = engine.features.users;
+  const measure = async (): Promise<Latency> => {
+    const r = new Rng(seed + 1);
+    const ms = new Float64Array(calls);
+    let pages = 0;
+    for (let c = -20; c < calls; c++) {
+      const userId = users.id(r.int(users.size));
+      const t0 = performance.now();
+      const res = await engine.recommend({ userId, surface: 'next', n: 20 });
+      if (c < 0) continue;
+      ms[c] = performance.now() - t0;
+      if (res.items.some((i) => i.sources.includes('sasrec'))) pages++;
+    }
+    return { ...quantiles(ms), pagesWithSasrec: round(pages / calls) };
+  };
+  const without = await measure();
+  const version = load();
+  if (!version) throw new ValidationError('no sasrec version to load', [{ path: '--data-dir', message: 'train and activate a sasrec version first' }]);
+  return { without_sasrec: without, with_sasrec: await measure(), sasrec: version };
+}
+
+async function engineOnSynthetic(numItems: number, cfg: SasrecConfig, users: number, eventsPerUser: number, calls: number, seed: number): Promise<Record<string, unknown>> {
+  const data = generateSynthetic({ seed, users, items: numItems, creators: Math.max(1, Math.round(numItems / 8)), days: 30, eventsPerUser, startMs: Date.UTC(2026, 0, 1) });
+  const store = new MemoryStore();
+  try {
+    await store.upsertItems(data.items);
+    for (let i = 0; i < data.events.length; i += 10_000) await store.appendEvents(data.events.slice(i, i + 10_000));
+    const last = data.events[data.events.length - 1];
+    const engine = (await createEngine(store, {
+      clock: new ManualClock(last.timestamp + 1),
+      config: { historySize: cfg.maxLen, sequential: { nextContext: 'history' } },
+    })) as OnlineEngine;
+    const r = await nextLatency(engine, calls, seed, () => {
+      engine.setSequential(randomPredictor(numItems, cfg, seed), data.items.map((i) => i.id), 'sasrec@random');
+      return 'random weights';
+    });
+    await engine.close();
+    return { store: 'synthetic', users: data.users.length, items: data.items.length, events: data.events.length, ...r };
+  } finally {
+    await store.close();
+  }
+}
+
+async function engineOnStore(db: string, dataDir: string, maxLen: number, calls: number, seed: number): Promise<Record<string, unknown>> {
+  const store = await openStore(db);
+  try {
+    const engine = (await createEngine(store, { config: { historySize: maxLen, sequential: { nextContext: 'history' } } })) as OnlineEngine;
+    const stats = engine.stats();
+    const r = await nextLatency(engine, calls, seed, () => loadSasrec(engine, new ModelRegistry(dataDir)));
+    await engine.close();
+    return { store: db, users: stats.users, items: stats.items, events: stats.events, ...r };
+  } finally {
+    await store.close();
   }
 }
