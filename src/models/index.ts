@@ -4,6 +4,7 @@
  * module, for optional models), so nothing else needs to know the list.
  */
 import { ValidationError } from '../core/errors.js';
+import { BlendRecommender } from './blend.js';
 import { BprModel } from './bpr.js';
 import { EaseModel } from './ease.js';
 import { ItemKnnModel } from './itemknn.js';
@@ -39,3 +40,4 @@ registerModel('ease', (p) => new EaseModel(p));
 registerModel('bpr', (p) => new BprModel(p));
 registerModel('sasrec', (p) => new SasrecRecommender(p));
 registerModel('twotower', (p) => new TwoTowerRecommender(p));
+registerModel('blend', (p) => new BlendRecommender((name, mp) => createModel(name, mp), p));

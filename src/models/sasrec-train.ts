@@ -28,7 +28,7 @@ import type { FitContext, FitReport, Recommender } from './types.js';
 
 export const SasrecTrainConfig = z.object({
   batchSize: z.number().int().min(1).max(4096).default(128),
-  lr: z.number().positive().max(1).default(1e-3),
+  lr: z.number().positive().max(1).default(3e-3),
   /** Warm-up steps of linear learning-rate increase. */
   warmupSteps: z.number().int().min(0).default(100),
   /** Final learning rate as a fraction of lr at the end of the cosine decay. */
