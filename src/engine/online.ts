@@ -331,6 +331,9 @@ export class OnlineEngine implements Engine {
     if (req.excludeCreators && req.excludeCreators.length > MAX_EXCLUDE) {
       throw new ValidationError(`excludeCreators holds at most ${MAX_EXCLUDE} ids`, [{ path: 'excludeCreators', message: `at most ${MAX_EXCLUDE} ids` }]);
     }
+    if (req.diversity !== undefined && !(req.diversity >= 0 && req.diversity <= 1)) {
+      throw new ValidationError('diversity must be in [0, 1]', [{ path: 'diversity', message: `must be a number in [0, 1], got ${req.diversity}` }]);
+    }
     if (req.excludeTags && req.excludeTags.length > MAX_EXCLUDED_TAGS) {
       throw new ValidationError(`excludeTags holds at most ${MAX_EXCLUDED_TAGS} tags`, [{ path: 'excludeTags', message: `at most ${MAX_EXCLUDED_TAGS} tags` }]);
     }
@@ -367,7 +370,10 @@ export class OnlineEngine implements Engine {
     const tiers = this.tiers[surface as Exclude<Surface, 'search'>];
     // Re-ranking chooses the page from a larger pool (diversity, caps and boosts can reach below n); the
     // learned ranker re-scores a pool of its own size.
-    let pool = this.rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
+    // A request's diversity overrides the configured MMR trade-off (and turns re-ranking on for it).
+    const lambda = req.diversity !== undefined ? 1 - req.diversity : this.config.rerank.lambda;
+    const rerankOn = this.rerankOn || lambda < 1;
+    let pool = rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
     // The ranker personalises the feeds it was trained on (home, next); trending, fresh and similar keep
     // their defined orders.
     const ranked = this.ranker !== undefined && (surface === 'home' || surface === 'next');
@@ -383,12 +389,12 @@ export class OnlineEngine implements Engine {
       poolItems = this.poolItems;
       poolScores = this.poolScores;
     }
-    const extra = this.rerankOn && this.config.rerank.freshnessWeight > 0 && surface !== 'fresh' && surface !== 'similar' ? this.addFresh(poolItems, poolScores, merged.count, n) : 0;
+    const extra = rerankOn && this.config.rerank.freshnessWeight > 0 && surface !== 'fresh' && surface !== 'similar' ? this.addFresh(poolItems, poolScores, merged.count, n) : 0;
     if (extra > 0) {
       poolItems = this.poolItems;
       poolScores = this.poolScores;
     }
-    const rr = this.rerankOn ? this.reranker.rerank(poolItems, poolScores, merged.count + extra, n, nowMs, this.embeddings) : undefined;
+    const rr = rerankOn ? this.reranker.rerank(poolItems, poolScores, merged.count + extra, n, nowMs, this.embeddings, lambda) : undefined;
     const count = rr ? rr.count : Math.min(n, merged.count);
     const items: RecommendedItem[] = new Array(count);
     const usedSources = new Set<string>();

@@ -20,6 +20,11 @@ export interface RecommendRequest {
   itemId?: string;
   sessionId?: string;
   explain?: boolean;
+  /**
+   * MMR diversity of this page in [0, 1]: 0 = relevance only, 1 = the most diverse page. Overrides the
+   * configured trade-off (rerank.lambda = 1 − diversity) for this request only.
+   */
+  diversity?: number;
 }
 
 export interface RecommendedItem {

@@ -142,6 +142,24 @@ test('diversity: MMR on tags interleaves genres; lambda 1 keeps the relevance or
   await s.close();
 });
 
+test('diversity per request: ?diversity overrides the configured trade-off both ways; out of range is a 400 naming it', async () => {
+  const plain = await stack(); // configured lambda 1: no diversity
+  assert.deepEqual(await page(plain.app, 'u', 'surface=trending&n=4'), ['i0', 'i1', 'i2', 'i3']);
+  const diverse = await page(plain.app, 'u', 'surface=trending&n=4&diversity=0.5');
+  assert.deepEqual(diverse.slice(0, 2), ['i0', 'i20'], 'this request interleaves genres');
+  assert.deepEqual(await page(plain.app, 'u', 'surface=trending&n=4'), ['i0', 'i1', 'i2', 'i3'], 'the next request is plain again');
+  for (const bad of ['2', '-0.1', 'lots']) {
+    const r = await plain.app.inject({ method: 'GET', url: `/v1/recommend/u?surface=trending&diversity=${bad}`, headers: AUTH });
+    assert.equal(r.statusCode, 400, r.body);
+    assert.ok((r.json() as { issues: { path: string }[] }).issues.some((i) => i.path === 'diversity'), r.body);
+  }
+  await plain.close();
+  const configured = await stack({ rerank: { lambda: 0.5 } });
+  assert.deepEqual((await page(configured.app, 'u', 'surface=trending&n=4')).slice(0, 2), ['i0', 'i20']);
+  assert.deepEqual(await page(configured.app, 'u', 'surface=trending&n=4&diversity=0'), ['i0', 'i1', 'i2', 'i3'], 'diversity=0 turns it off');
+  await configured.close();
+});
+
 test('diversity on embeddings when vectors are set (they override tags)', async () => {
   const s = await stack({ rerank: { lambda: 0.5 } });
   // Vectors that split items by parity instead of by tag.

@@ -287,6 +287,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
           excludeTags: query.excludeTags,
           sessionId: query.sessionId,
           explain: query.explain,
+          diversity: query.diversity,
         }),
     }),
     defineRoute({

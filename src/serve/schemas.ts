@@ -57,6 +57,12 @@ export function recommendQuery(limits: LimitsConfig) {
     excludeTags: tagList(100).optional().meta({ description: 'Comma-separated tags no returned item may carry (at most 100)' }),
     sessionId: Id.optional().meta({ description: 'The current session (surface next conditions on it)' }),
     explain: QueryBool.optional().meta({ description: 'Add per-item explanation (source scores, the history items behind it)' }),
+    diversity: z.coerce
+      .number({ error: 'must be a number' })
+      .min(0, 'must be at least 0')
+      .max(1, 'must be at most 1')
+      .optional()
+      .meta({ description: 'MMR diversity of this page, 0 (relevance only) to 1 (most diverse); overrides the configured rerank.lambda' }),
   });
 }
 
