@@ -81,6 +81,21 @@ describe('sasrec as the next surface source', () => {
     // A new, still empty session falls back to the latest history.
     const fallback = await next(s.data.users[0].id, 'sq-never-used');
     assert.ok(sasrecItems(fallback).length > 0);
+
+    // An item posted after training is unknown to the model: never an input, never proposed. A session
+    // holding only such items falls back to the history; a user with nothing else gets no sasrec items.
+    assert.equal((await post('/v1/items', [{ id: 'sq-unknown', title: 'Brand new' }])).statusCode, 200);
+    const known = s.data.users[1].id;
+    await post('/v1/events', [
+      { userId: known, itemId: 'sq-unknown', type: 'complete', sessionId: 'sq-s2', timestamp: t + 2_000 },
+      { userId: 'sq-only-new', itemId: 'sq-unknown', type: 'complete', sessionId: 'sq-s3', timestamp: t + 2_000 },
+    ]);
+    const viaHistory = await next(known, 'sq-s2');
+    assert.ok(sasrecItems(viaHistory).length > 0);
+    assert.ok(!(await next('sq-new', 'sq-s1')).items.some((i) => i.itemId === 'sq-unknown' && i.sources.includes('sasrec')));
+    const onlyNew = await next('sq-only-new', 'sq-s3');
+    assert.equal(sasrecItems(onlyNew).length, 0);
+    assert.equal(onlyNew.modelVersions.sasrec, undefined);
   });
 
   test('a version trained from the CLI entry point hot-reloads; corrupt or incomplete versions leave it serving', async () => {

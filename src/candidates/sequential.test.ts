@@ -18,4 +18,6 @@ test('sequenceFromHistory: order, positives, collapsed repeats, session scope an
   assert.equal(sequenceFromHistory(h, false, short), 2);
   assert.deepEqual(Array.from(short), [5, 2]);
   assert.equal(sequenceFromHistory(undefined, false, out), 0);
+  // keep() drops items (unknown to a model) before repeats collapse: 1, 2, [4 dropped], 5, 2.
+  assert.deepEqual(Array.from(out.subarray(0, sequenceFromHistory(h, false, out, (ix) => ix !== 4 && ix !== 5))), [1, 2]);
 });

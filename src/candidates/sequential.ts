@@ -40,6 +40,9 @@ export class SequentialSource implements CandidateSource {
     return ix >= 0 && this.filter!.allows(ix);
   };
 
+  /** Does the loaded model know this engine item ix (can it be an input)? Bound once, for providers. */
+  readonly knows = (itemIx: number): boolean => itemIx >= 0 && itemIx < this.rowOfItem.length && this.rowOfItem[itemIx] >= 0;
+
   constructor(
     readonly capacity: number,
     private readonly sequence: SequenceProvider,
@@ -114,9 +117,10 @@ export class SequentialSource implements CandidateSource {
 /**
  * The positive items of a history, oldest first, into out (the newest out.length): the current session
  * only when sessionOnly, else the whole ring. Consecutive positives on one item (play, complete, like)
- * count once, as in the training sequences (src/cli/commands/train.ts). Returns the count.
+ * count once, as in the training sequences (src/cli/commands/train.ts). Items `keep` rejects (e.g. ones
+ * the model does not know) are left out. Returns the count.
  */
-export function sequenceFromHistory(h: UserHistory | undefined, sessionOnly: boolean, out: Int32Array): number {
+export function sequenceFromHistory(h: UserHistory | undefined, sessionOnly: boolean, out: Int32Array, keep?: (itemIx: number) => boolean): number {
   if (!h) return 0;
   const span = sessionOnly ? h.sessionLength : h.length;
   // Newest first into the tail of out, then moved to the front (oldest first).
@@ -126,6 +130,7 @@ export function sequenceFromHistory(h: UserHistory | undefined, sessionOnly: boo
     if (!(h.weights[s] > 0)) continue;
     const it = h.items[s];
     if (start < out.length && out[start] === it) continue;
+    if (keep !== undefined && !keep(it)) continue;
     out[--start] = it;
   }
   const count = out.length - start;

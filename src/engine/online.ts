@@ -182,16 +182,18 @@ export class OnlineEngine implements Engine {
       if (ctx.seedCount === 0) seedsFromHistory(ctx, h, config.next, false); // session over or empty: latest items
     });
     const similar = new Seeded('cooc', cooc, () => undefined); // seed set by the request
-    // SASRec over the session (next: the session's positives, else the latest history when the session is
-    // empty or new) or over the recent history (home). Reads the live history: real time by construction.
+    // SASRec over the session (next: the session's positives the model knows, else the latest history when
+    // the session has none or is new) or over the recent history (home). Reads the live history: real time
+    // by construction.
     const nextFromSession = config.sequential.nextContext === 'session';
     this.sequential = new SequentialSource(capacity, (_ctx, out) => {
+      const knows = this.sequential.knows;
       if (this.sequentialFromSession && nextFromSession) {
         const hs = sessionHistory();
-        const c = hs ? sequenceFromHistory(hs, true, out) : 0;
+        const c = hs ? sequenceFromHistory(hs, true, out, knows) : 0;
         if (c > 0) return c;
       }
-      return sequenceFromHistory(this.current, false, out);
+      return sequenceFromHistory(this.current, false, out, knows);
     });
     const sequentialTier = (fromSession: boolean): CandidateSource => ({
       name: 'sasrec',
