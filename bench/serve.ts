@@ -14,12 +14,13 @@
  * The server runs with `--no-search` unless `--search` is given: then the same two phases run while the
  * search index builds in the background (the server starts it right after listening), a third
  * fixed-rate phase covers the rest of the build (stopped when the server logs the index ready), and
- * after it one fixed-rate phase of recommendations and one of /v1/search measure the ready server.
+ * after it one fixed-rate phase of recommendations, one of /v1/search and one of /v1/suggest (2
+ * connections each) measure the ready server.
  * `--search-mode worker|in-process` forces where the server builds the index (default: its own choice).
  *
  *   tastemaker bench serve --json [--items 1000000] [--users 100000] [--events-per-user 20]
  *                                 [--rate 1000] [--duration 15] [--connections 8] [--surface home] [--db path]
- *                                 [--search [--search-mode auto|worker|in-process] [--search-rate 200]]
+ *                                 [--search [--search-mode auto|worker|in-process] [--search-rate 50]]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,6 +138,8 @@ async function generate(dbPath: string, w: World, nowMs: number): Promise<{ gene
 interface SearchBuild {
   /** Resolves with the ready log line and the time it was seen (performance.now()). */
   ready: Promise<{ line: string; atMs: number }>;
+  /** Resolves when the server logs that the build failed. */
+  failed: Promise<string>;
   /** Log lines about search seen so far (build start, ready, tower). */
   lines: string[];
   /** performance.now() when the ready line was seen; undefined until then. */
@@ -166,7 +169,8 @@ function startServe(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let onReady: (r: { line: string; atMs: number }) => void = () => undefined;
-  const build: SearchBuild = { ready: new Promise((resolve) => (onReady = resolve)), lines: [] };
+  let onFailed: (line: string) => void = () => undefined;
+  const build: SearchBuild = { ready: new Promise((resolve) => (onReady = resolve)), failed: new Promise((resolve) => (onFailed = resolve)), lines: [] };
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -182,12 +186,13 @@ function startServe(
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
       for (const line of parts) {
-        if (!/search/.test(line)) continue;
+        if (!/^(search |building the search|training the search|warning: search)/.test(line)) continue;
         build.lines.push(line);
         if (/search index ready/.test(line) && build.readyAtMs === undefined) {
           build.readyAtMs = performance.now();
           onReady({ line, atMs: build.readyAtMs });
         }
+        if (/search index build failed/.test(line)) onFailed(line);
       }
     });
     child.on('exit', (code) => reject(new Error(`tastemaker serve exited (${code}) before listening:\n${err}`)));
@@ -278,7 +283,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       /** Where the server builds the index: its own choice (auto), a worker thread, or in process. */
       'search-mode': { type: 'string', default: 'auto' },
       /** Fixed rate of the /v1/search phase once the index is ready. */
-      'search-rate': { type: 'string', default: '200' },
+      'search-rate': { type: 'string', default: '50' },
       /** Longest wait for the index after the measured phases, in seconds. */
       'search-timeout': { type: 'string', default: '1800' },
     },
@@ -370,19 +375,28 @@ async function measureSearch(
   const standardPhasesDuringBuild = build.readyAtMs === undefined;
   const tail =
     build.readyAtMs === undefined
-      ? await load(server.url, users, path, { durationS: o.timeoutS, connections: o.connections, rate: o.rate, seed: 3, stopWhen: build.ready })
+      ? await load(server.url, users, path, { durationS: o.timeoutS, connections: o.connections, rate: o.rate, seed: 3, stopWhen: Promise.race([build.ready, build.failed]) })
       : undefined;
   const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2_000).unref());
   if ((await Promise.race([build.ready, timeout])) === 'timeout') {
     return { search: true, searchMode: o.mode, searchReady: false, searchLog: build.lines };
   }
   const after = await load(server.url, users, path, { durationS: o.durationS, connections: o.connections, rate: o.rate, seed: 4 });
+  // Two connections: search is one worker thread (or the main one); queueing 8 deep would only measure the queue.
   const query = await load(server.url, users, path, {
     durationS: o.durationS,
-    connections: o.connections,
+    connections: 2,
     rate: o.searchRate,
     seed: 5,
     requestPath: (rng) => `/v1/search?q=${encodeURIComponent(`track ${rng.int(1_000_000)}`)}&n=10`,
+  });
+  // Autocomplete does little work per query: its latency is mostly the HTTP + thread round trip.
+  const suggest = await load(server.url, users, path, {
+    durationS: o.durationS,
+    connections: 2,
+    rate: o.searchRate,
+    seed: 6,
+    requestPath: (rng) => `/v1/suggest?q=${encodeURIComponent(`track ${rng.int(1_000)}`)}&n=10`,
   });
   return {
     search: true,
@@ -394,6 +408,7 @@ async function measureSearch(
     buildTail: tail ? phase(tail) : undefined,
     afterReady: phase(after),
     searchQueries: phase(query),
+    suggestQueries: phase(suggest),
     searchLog: build.lines,
   };
 }
