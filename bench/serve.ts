@@ -353,7 +353,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     };
   } finally {
     server.child.kill('SIGTERM');
+    // A server stuck in a long synchronous step cannot run its shutdown handler: kill it after 15 s.
+    const killer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
     await new Promise((r) => server.child.once('exit', r));
+    clearTimeout(killer);
     if (configFile) rmSync(configFile, { force: true });
     if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
   }
