@@ -169,15 +169,15 @@ export class LiveSearch implements SearchHolder {
   }
 
   /** Worker mode by default when the store has a file a worker can open and the catalog is large. */
-  private async useWorker(store: object, path: string | undefined, requested: boolean | undefined, log: (msg: string) => void): Promise<boolean> {
+  private useWorker(path: string | undefined, requested: boolean | undefined, log: (msg: string) => void): boolean {
     if (requested === false) return false;
     if (!path) {
       if (requested) log('search index: no store file a worker can open; building in process');
       return false;
     }
     if (requested) return true;
-    const count = (store as Partial<Pick<Store, 'countItems'>>).countItems;
-    return typeof count === 'function' && (await count.call(store)) >= WORKER_MIN_ITEMS;
+    // The engine's catalog size (in memory): no count query on the request thread.
+    return this.engine.stats().items >= WORKER_MIN_ITEMS;
   }
 
   /**
@@ -188,7 +188,7 @@ export class LiveSearch implements SearchHolder {
   async build(store: Pick<Store, 'scanItems' | 'scanEvents'>, log: (msg: string) => void, opts: LiveBuildOptions = {}): Promise<BuildReport | undefined> {
     const path = storeFilePath(store);
     const train = opts.train ?? { steps: SERVE_TRAIN_STEPS };
-    if (await this.useWorker(store, path, opts.worker ?? workerFromEnv(), log)) return this.buildInWorker(path!, train, log, opts);
+    if (this.useWorker(path, opts.worker ?? workerFromEnv(), log)) return this.buildInWorker(path!, train, log, opts);
     let built: { index: SearchIndex; report: BuildReport };
     try {
       built = await buildSearchIndexFromStore(store, { train });
