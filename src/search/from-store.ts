@@ -7,8 +7,8 @@
 import type { Item } from '../core/schemas.js';
 import { DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
 import type { Store } from '../store/types.js';
-import type { EncoderState, TrainConfigInput, TrainReport } from './encoder.js';
-import { SearchIndex, type SearchConfigInput, type SearchItem } from './search-index.js';
+import { ContentEncoder, type ContentFields, type EncoderState, type TrainConfigInput, type TrainReport } from './encoder.js';
+import { SearchConfigSchema, SearchIndex, SearchItemSchema, trainTower, type SearchConfigInput, type SearchItem } from './search-index.js';
 
 /** Bounds on what one build reads (a user's history beyond this adds little to co-consumption). */
 const PAGE = 1_000;
@@ -45,12 +45,11 @@ export interface BuildReport {
   seconds: number;
 }
 
-export async function buildSearchIndexFromStore(
-  store: Pick<Store, 'scanItems' | 'scanEvents'>,
-  opts: { config?: SearchConfigInput; train?: TrainConfigInput; eventWeights?: Readonly<Record<string, number>> } = {},
-): Promise<{ index: SearchIndex; report: BuildReport }> {
-  const t0 = performance.now();
-  const weights = opts.eventWeights ?? DEFAULT_EVENT_WEIGHTS;
+/** Positive events per item and each user's positive items in log order (bounded per user). */
+async function scanPositives(
+  store: Pick<Store, 'scanEvents'>,
+  weights: Readonly<Record<string, number>>,
+): Promise<{ seqs: Map<string, string[]>; counts: Map<string, number>; events: number }> {
   const seqs = new Map<string, string[]>();
   const counts = new Map<string, number>();
   let events = 0;
@@ -65,6 +64,15 @@ export async function buildSearchIndexFromStore(
       if (s.length < MAX_EVENTS_PER_USER) s.push(e.itemId);
     }
   }
+  return { seqs, counts, events };
+}
+
+export async function buildSearchIndexFromStore(
+  store: Pick<Store, 'scanItems' | 'scanEvents'>,
+  opts: { config?: SearchConfigInput; train?: TrainConfigInput; eventWeights?: Readonly<Record<string, number>> } = {},
+): Promise<{ index: SearchIndex; report: BuildReport }> {
+  const t0 = performance.now();
+  const { seqs, counts, events } = await scanPositives(store, opts.eventWeights ?? DEFAULT_EVENT_WEIGHTS);
   const index = new SearchIndex(opts.config);
   for (let afterId: string | undefined; ; ) {
     const page = await store.scanItems({ afterId, limit: PAGE });
@@ -78,14 +86,37 @@ export async function buildSearchIndexFromStore(
 }
 
 /**
- * Trains the content tower as buildSearchIndexFromStore does (same catalog, events and default search
- * config, so the state fits an index built with that config) and returns only the tower's state.
- * What the training worker (tower-worker.ts) runs; undefined when the catalog has fewer than 2 items.
+ * Trains the content tower as buildSearchIndexFromStore does (same catalog in the same order, same
+ * events and search config, so the same weights: from-store.test.ts checks it) and returns only the
+ * tower's state. What the training worker (tower-worker.ts) runs. It builds no index — no postings,
+ * autocomplete, facets or embeddings — only the rows the tower trains on: at a million items that is
+ * a fraction of the CPU and memory of a whole second build beside the serving one.
+ * Undefined when the catalog has fewer than 2 items.
  */
 export async function trainTowerFromStore(
   store: Pick<Store, 'scanItems' | 'scanEvents'>,
   opts: { config?: SearchConfigInput; train?: TrainConfigInput; eventWeights?: Readonly<Record<string, number>> } = {},
 ): Promise<{ state: EncoderState; report: BuildReport } | undefined> {
-  const { index, report } = await buildSearchIndexFromStore(store, opts);
-  return report.tower ? { state: index.encoderState(), report } : undefined;
+  const t0 = performance.now();
+  const config = SearchConfigSchema.parse(opts.config ?? {});
+  const { seqs, events } = await scanPositives(store, opts.eventWeights ?? DEFAULT_EVENT_WEIGHTS);
+  // docs[i]: the tower's view of the i-th item, in the scan order SearchIndex slots follow.
+  const docs: ContentFields[] = [];
+  const rowOf = new Map<string, number>();
+  for (let afterId: string | undefined; ; ) {
+    const page = await store.scanItems({ afterId, limit: PAGE });
+    if (page.length === 0) break;
+    for (const it of page) {
+      const row = SearchItemSchema.parse(searchItemOf(it));
+      if (rowOf.has(row.id)) continue;
+      rowOf.set(row.id, docs.length);
+      docs.push({ title: row.title, text: row.text, tags: row.tags, creator: row.creator, key: row.id });
+    }
+    afterId = page[page.length - 1].id;
+    await yieldToEventLoop();
+  }
+  if (docs.length < 2) return undefined;
+  const encoder = new ContentEncoder(config.encoder);
+  const tower = trainTower(encoder, docs, (id) => rowOf.get(id), [...seqs.values()], { train: opts.train });
+  return { state: encoder.state(), report: { items: docs.length, events, tower, seconds: (performance.now() - t0) / 1000 } };
 }

@@ -133,6 +133,42 @@ function parseWith<S extends z.ZodType>(schema: S, v: unknown, prefix: string): 
   return r.data;
 }
 
+export interface TowerTrainOptions {
+  train?: TrainConfigInput;
+  window?: number;
+  maxPairs?: number;
+  seed?: number;
+}
+
+/**
+ * The content tower's fit, on plain documents: idf from their texts, then contrastive training on
+ * co-consumption pairs drawn from `sequences` (item ids per user, oldest first; `localOf` maps an id to
+ * its row in `docs`) and self pairs. SearchIndex.trainContent runs it on its live slots; the tower
+ * worker runs it on the store's items directly, without building a whole index (same rows in the same
+ * order, so the same weights).
+ */
+export function trainTower(
+  encoder: ContentEncoder,
+  docs: readonly ContentFields[],
+  localOf: (id: string) => number | undefined,
+  sequences: readonly (readonly string[])[],
+  opts: TowerTrainOptions = {},
+): TrainReport {
+  const offsets = [0];
+  const flat: number[] = [];
+  for (const seq of sequences) {
+    for (const id of seq) {
+      const li = localOf(id);
+      if (li !== undefined) flat.push(li);
+    }
+    offsets.push(flat.length);
+  }
+  const rng = new Rng(opts.seed ?? 5);
+  const pairs = cooccurrencePairs(Int32Array.from(offsets), Int32Array.from(flat), opts.window ?? 3, opts.maxPairs ?? 2_000_000, rng);
+  encoder.fitIdf(docs);
+  return trainEncoder(encoder, docs, pairs, opts.train);
+}
+
 export class SearchIndex {
   readonly config: SearchConfig;
   readonly lexical: LexicalIndex;
@@ -384,25 +420,15 @@ export class SearchIndex {
    * Fits the content tower on the current catalog: idf from item texts, then contrastive training on
    * co-consumption (`sequences` of item ids per user, oldest first) and self pairs. Re-embeds items.
    */
-  trainContent(sequences: readonly (readonly string[])[], opts: { train?: TrainConfigInput; window?: number; maxPairs?: number; seed?: number } = {}): TrainReport {
+  trainContent(sequences: readonly (readonly string[])[], opts: TowerTrainOptions = {}): TrainReport {
     if (this.external) throw new ConflictError('an external encoder is attached; the content tower is not used', [{ path: 'encoder', message: this.external.name }]);
     const { ixs, docs } = this.liveSlots();
     const local = new Map<number, number>();
     ixs.forEach((ix, i) => local.set(ix, i));
-    const offsets = [0];
-    const flat: number[] = [];
-    for (const seq of sequences) {
-      for (const id of seq) {
-        const ix = this.ixById.get(id);
-        const li = ix === undefined ? undefined : local.get(ix);
-        if (li !== undefined) flat.push(li);
-      }
-      offsets.push(flat.length);
-    }
-    const rng = new Rng(opts.seed ?? 5);
-    const pairs = cooccurrencePairs(Int32Array.from(offsets), Int32Array.from(flat), opts.window ?? 3, opts.maxPairs ?? 2_000_000, rng);
-    this.encoder.fitIdf(docs);
-    const report = trainEncoder(this.encoder, docs, pairs, opts.train);
+    const report = trainTower(this.encoder, docs, (id) => {
+      const ix = this.ixById.get(id);
+      return ix === undefined ? undefined : local.get(ix);
+    }, sequences, opts);
     this.reembed();
     if (report.steps > 0) this.towerVersionCount++;
     return report;
