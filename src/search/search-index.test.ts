@@ -278,3 +278,41 @@ test('pairwise blend (Newton) ranks by the feature that orders graded relevance;
   const ex = LogisticBlend.fitPairwise(X, rel, Int32Array.from([0, 30, 60]), 2, { exclude: [0] });
   assert.equal(ex.weights[0], 0);
 });
+
+test('a tower swapped in step by step: the old tower answers until the last step, writes meanwhile get both, result as loadEncoderState', () => {
+  const data = generateSynthetic({ seed: 6, users: 40, items: 600, creators: 30, days: 2, eventsPerUser: 10, startMs: 0 });
+  const rows = data.items.map((it) => ({ id: it.id, title: it.title, text: it.text, tags: it.tags }));
+  const cfg = { encoder: { dims: 32, bucketBits: 12 } };
+  const trainer = new SearchIndex(cfg);
+  trainer.upsert(rows);
+  const seqs = new Map<string, string[]>();
+  for (const e of data.events) seqs.set(e.userId, [...(seqs.get(e.userId) ?? []), e.itemId]);
+  trainer.trainContent([...seqs.values()], { train: { steps: 30, batchSize: 32 } });
+  const state = trainer.encoderState();
+
+  const stepped = new SearchIndex(cfg);
+  const whole = new SearchIndex(cfg);
+  const untrained = new SearchIndex(cfg);
+  for (const ix of [stepped, whole, untrained]) ix.upsert(rows);
+  const qs = ['guitar highway', 'chill ambient', 'jazz saxophone'];
+  stepped.beginEncoderSwap(state);
+  assert.equal(stepped.swapping, true);
+  const early = { id: rows[3].id, title: 'Walrus Aria in Chrome', tags: ['jazz'] };
+  const late = { id: 'late', title: 'Glacier Hymn for Oboe', tags: ['ambient'] };
+  let steps = 0;
+  while (!stepped.swapEncoderStep(100)) {
+    steps++;
+    // Until the last step the old (untrained) tower answers.
+    for (const q of qs) assert.deepEqual(stepped.search({ q, n: 5, mode: 'semantic' }).itemIds, untrained.search({ q, n: 5, mode: 'semantic' }).itemIds);
+    if (steps === 2) for (const ix of [stepped, whole, untrained]) ix.upsert([early]); // below the cursor
+    if (steps === 3) for (const ix of [stepped, whole, untrained]) ix.upsert([late]);
+  }
+  assert.ok(steps >= 5);
+  assert.equal(stepped.swapping, false);
+  assert.equal(stepped.towerVersion, 1);
+  whole.loadEncoderState(state);
+  for (const q of [...qs, early.title, late.title]) {
+    assert.deepEqual(stepped.search({ q, n: 10, mode: 'semantic' }), whole.search({ q, n: 10, mode: 'semantic' }), q);
+  }
+  assert.notDeepEqual(stepped.search({ q: qs[0], n: 10, mode: 'semantic' }).scores, untrained.search({ q: qs[0], n: 10, mode: 'semantic' }).scores);
+});

@@ -124,6 +124,13 @@ const HISTORY_LIMIT = 200;
 /** Filtered semantic retrieval scans the allowed slots exactly up to this many (else the graph). */
 const EXACT_ALLOW_LIST = 2_048;
 
+/** A copy of `a` grown to `length` (zeros after a's end). */
+function grown(a: Float32Array, length: number): Float32Array<ArrayBuffer> {
+  const b = new Float32Array(length);
+  b.set(a);
+  return b;
+}
+
 function parseWith<S extends z.ZodType>(schema: S, v: unknown, prefix: string): z.output<S> {
   const r = schema.safeParse(v);
   if (!r.success) {
@@ -194,6 +201,11 @@ export class SearchIndex {
    * owner that builds it with buildAnnStep sets this false, so no query ever blocks on a whole build.
    */
   lazyAnn = true;
+  /**
+   * A trained tower being swapped in a chunk at a time (swapEncoderStep): emb holds its embeddings of the
+   * live slots below cursor; the current tower answers until the last step swaps both at once.
+   */
+  private swap: { encoder: ContentEncoder; emb: Float32Array<ArrayBuffer>; cursor: number } | undefined;
   /** A graph being built a chunk at a time (buildAnnStep); semantic retrieval scans exactly until it is done. */
   private annBuild: { ann: AnnIndex; cursor: number } | undefined;
   private qvec: Float32Array;
@@ -295,6 +307,12 @@ export class SearchIndex {
         this.pending.add(ix);
       } else {
         this.encoder.embed(SearchIndex.fields(it), this.emb, ix * d);
+        // A slot the incoming tower already passed gets its embedding too.
+        const sw = this.swap;
+        if (sw && ix < sw.cursor) {
+          if (sw.emb.length < this.emb.length) sw.emb = grown(sw.emb, this.emb.length);
+          sw.encoder.embed(SearchIndex.fields(it), sw.emb, ix * d);
+        }
       }
       this.popularity[ix] = it.popularity;
       this.lexical.setPrior(ix, Math.log1p(it.popularity));
@@ -382,6 +400,7 @@ export class SearchIndex {
     }
     this.ann = undefined;
     this.annBuild = undefined;
+    this.swap = undefined;
   }
 
   /** How many times the content tower was trained or loaded (0 = the untrained random projection). */
@@ -405,15 +424,54 @@ export class SearchIndex {
    * dropped and rebuilt on the next semantic query. The dimension must match this index's.
    */
   loadEncoderState(state: EncoderState): void {
+    this.beginEncoderSwap(state);
+    this.swapEncoderStep(Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * loadEncoderState in steps, for an owner that must keep answering (the search worker: re-embedding a
+   * million items takes tens of seconds): starts the swap; swapEncoderStep then embeds a chunk per call
+   * into a fresh matrix while the current tower keeps answering, and the last step swaps both at once
+   * (and drops the ANN graph). Writes meanwhile are embedded by both towers. A later swap, training or
+   * external encoder cancels it.
+   */
+  beginEncoderSwap(state: EncoderState): void {
     if (this.external) throw new ConflictError('an external encoder is attached; the content tower is not used', [{ path: 'encoder', message: this.external.name }]);
     if (state.config.dims !== this.encoder.dims) {
       throw new ValidationError(`encoder state has ${state.config.dims} dims, this index ${this.encoder.dims}`, [
         { path: 'config.dims', message: `expected ${this.encoder.dims}` },
       ]);
     }
-    this.encoder = ContentEncoder.fromState(state);
-    this.reembed();
+    this.swap = { encoder: ContentEncoder.fromState(state), emb: new Float32Array(this.emb.length), cursor: 0 };
+  }
+
+  /** True while a swap started by beginEncoderSwap is under way. */
+  get swapping(): boolean {
+    return this.swap !== undefined;
+  }
+
+  /** Embeds up to `maxRows` more live items with the incoming tower; true once it is in use (or none pending). */
+  swapEncoderStep(maxRows = 5_000): boolean {
+    const sw = this.swap;
+    if (!sw) return true;
+    if (sw.emb.length < this.emb.length) sw.emb = grown(sw.emb, this.emb.length);
+    const d = this.dims;
+    let ix = sw.cursor;
+    for (let done = 0; ix < this.items.length && done < maxRows; ix++) {
+      const it = this.items[ix];
+      if (!it) continue;
+      sw.encoder.embed(SearchIndex.fields(it), sw.emb, ix * d);
+      done++;
+    }
+    sw.cursor = ix;
+    if (ix < this.items.length) return false;
+    this.encoder = sw.encoder;
+    this.emb = sw.emb;
+    this.swap = undefined;
+    this.ann = undefined;
+    this.annBuild = undefined;
     this.towerVersionCount++;
+    return true;
   }
 
   /**
@@ -456,6 +514,7 @@ export class SearchIndex {
     this.pending.clear();
     this.ann = undefined;
     this.annBuild = undefined;
+    this.swap = undefined;
   }
 
   /** Embeds items upserted since the last flush with the external encoder (no-op for the tower). */

@@ -65,6 +65,27 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
     setImmediate(step);
   };
 
+  /** Steps a tower swap started by beginEncoderSwap to its end, then replies and rebuilds the graph. */
+  const swapEncoder = (ix: SearchIndex, id: number): void => {
+    const step = (): void => {
+      let done: boolean;
+      try {
+        done = ix.swapEncoderStep(job.swapChunk);
+      } catch (e) {
+        send({ kind: 'reply', id, ok: false, error: toWireError(e) });
+        return;
+      }
+      if (!done) {
+        setImmediate(step);
+        return;
+      }
+      refreshBusy(ix);
+      buildAnn(ix);
+      send({ kind: 'reply', id, ok: true, value: info(ix) });
+    };
+    setImmediate(step);
+  };
+
   const info = (ix: SearchIndex): SearchWorkerInfo => ({ size: ix.size, towerVersion: ix.towerVersion, dims: ix.dims, writeErrors });
 
   const applyWrite = (ix: SearchIndex, w: Write): void => {
@@ -128,17 +149,11 @@ export async function runSearchWorker(port: MessagePort, data: unknown): Promise
       if (m.kind === 'search') value = ix.search(m.query);
       else if (m.kind === 'suggest') value = ix.suggest(m.q, m.n);
       else if (m.kind === 'encoder') {
-        // Re-embedding every item and rebuilding the graph takes seconds at a million items: the
-        // content channel answers empty meanwhile instead of making recommendations wait.
-        Atomics.store(ctl, CTL.busy, 1);
-        try {
-          ix.loadEncoderState(m.state);
-        } finally {
-          refreshBusy(ix);
-        }
-        // The re-embedding dropped the graph: rebuild it in steps (a running build restarts by itself).
-        buildAnn(ix);
-        value = info(ix);
+        // Re-embedding a million items takes tens of seconds: done a chunk per turn (the current tower
+        // answers meanwhile), then the graph is rebuilt the same way; the reply comes at the swap.
+        ix.beginEncoderSwap(m.state);
+        swapEncoder(ix, m.id);
+        return;
       } else value = info(ix);
     } catch (e) {
       send({ kind: 'reply', id: m.id, ok: false, error: toWireError(e) });

@@ -55,6 +55,8 @@ export const SearchJobSchema = z.strictObject({
    * in: its re-embedding would discard the graph, so it is built after the swap (or on `ann`).
    */
   annOnReady: z.boolean().default(true),
+  /** Items re-embedded per step of a tower swap; queries are answered between steps. */
+  swapChunk: z.number().int().min(1).max(1_000_000).default(5_000),
   /** Vectors added to the graph per step; queries are answered between steps. */
   annChunk: z.number().int().min(1).max(1_000_000).default(2_000),
   /** Writes queued while the index builds; past this the oldest are dropped (and reported). */
