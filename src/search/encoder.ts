@@ -352,6 +352,9 @@ export function trainEncoder(
       logQ[i] = c.logQ ? Math.log(coF * (numPairs > 0 ? cnt[i] / numPairs : 0) + (1 - coF) / docs.length) : 0;
     }
   }
+  // No steps (serve's start-up build fits only the idf): skip caching the features of every item,
+  // seconds of work at a million items.
+  if (c.steps === 0) return { steps: 0, lossStart: NaN, lossEnd: NaN, seconds: (performance.now() - t0) / 1000 };
   // Item-side features are fixed: cache them once.
   const itemFeats: SparseVec[] = docs.map((f) => enc.features(f));
   // Row-wise Adagrad accumulators: one per bucket.
