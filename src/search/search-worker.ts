@@ -22,7 +22,7 @@
  * (re-embedding after a tower swap, an ANN rebuild, a slow search) makes the source answer nothing at
  * once rather than stall a recommendation: it is a back-fill, and at most one request is ever
  * outstanding. Deviation from the in-process source: the engine's filter runs on the main thread, so
- * the worker over-fetches (4×) and the main thread filters; a very selective filter can leave fewer
+ * the worker over-fetches (2n + 50) and the main thread filters; a very selective filter can leave fewer
  * than n.
  */
 import { Worker } from 'node:worker_threads';
@@ -321,7 +321,7 @@ export class SearchWorkerClient implements SearchService {
     }
     const seq = latest + 1;
     Atomics.store(ctl, CTL.latest, seq);
-    const fetch = allow ? Math.min(MAX_NEIGHBOURS, Math.max(4 * n, n + 50)) : n;
+    const fetch = allow ? Math.min(MAX_NEIGHBOURS, 2 * n + 50) : n;
     this.worker.postMessage({ kind: 'neighbours', seq, seedIds: seedIds.slice(-200), n: fetch } satisfies ToWorker);
     const deadline = performance.now() + this.contentTimeoutMs;
     for (;;) {
