@@ -232,9 +232,13 @@ export class SearchWorkerClient implements SearchService {
     return this.isReady && this.dead === undefined;
   }
 
+  /** Called once when the worker fails, dies or is terminated (after which every call answers 503). */
+  onFailure: ((e: Error) => void) | undefined;
+
   private fail(e: Error): void {
     if (this.dead) return;
     this.dead = e;
+    this.onFailure?.(e);
     for (const w of this.waiters.values()) {
       clearTimeout(w.timer);
       w.reject(e);

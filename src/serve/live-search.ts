@@ -235,6 +235,9 @@ export class LiveSearch implements SearchHolder {
     }
     if (this.closed) return undefined;
     this.remoteReady = true;
+    client.onFailure = (e) => {
+      if (!this.closed) log(`search worker stopped: ${e.message} (search answers 503 until a restart rebuilds the index)`);
+    };
     const dropped = this.dropped + ready.dropped;
     if (dropped > 0) log(`search index: ${dropped} writes during the build exceeded the queue and were dropped; restart to re-index`);
     this.attachContentSource(client);
