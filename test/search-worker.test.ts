@@ -13,7 +13,8 @@ import type { SearchQuery } from '../src/search/search-index.js';
 import { SearchWorkerClient } from '../src/search/search-worker.js';
 import { storeFilePath } from '../src/search/tower-worker.js';
 import { buildApp } from '../src/serve/app.js';
-import { LiveSearch } from '../src/serve/live-search.js';
+import type { Engine } from '../src/engine/types.js';
+import { LiveSearch, WORKER_MIN_ITEMS } from '../src/serve/live-search.js';
 import { ADMIN, CLIENT, JSON_ADMIN, startStack, type TestStack, typo } from './helpers.js';
 
 let s: TestStack;
@@ -175,5 +176,25 @@ test('the worker builds the ANN graph in steps after ready, answering meanwhile,
     assert.equal(remote.contentNeighbours([s.data.items[0].id], 10).itemIds.length, 10, 'content neighbours once the graph is built');
   } finally {
     remote.terminate();
+  }
+});
+
+test('serve picks the worker by catalog size: in process below WORKER_MIN_ITEMS, a worker from it (store file needed)', async () => {
+  const engineOf = (items: number) => ({ stats: () => ({ items, users: 0, events: 0, modelVersions: {} }), onItems: () => undefined, onUsers: () => undefined, onEvents: () => undefined }) as unknown as Engine;
+  const small = new LiveSearch(engineOf(WORKER_MIN_ITEMS - 1));
+  const large = new LiveSearch(engineOf(WORKER_MIN_ITEMS));
+  const noFile = new LiveSearch(engineOf(WORKER_MIN_ITEMS));
+  try {
+    assert.ok(await small.build(s.store, () => undefined, { tower: false }));
+    assert.ok(small.get() && !small.worker);
+    assert.ok(await large.build(s.store, () => undefined, { tower: false }));
+    assert.ok(!large.get() && large.worker?.alive);
+    assert.deepEqual(await large.service()!.searchAsync({ q: s.data.items[0].title, n: 3 }), small.get()!.search({ q: s.data.items[0].title, n: 3 }));
+    // A store without a file (memory, or any adapter a worker cannot open) stays in process.
+    const mem = { scanItems: s.store.scanItems.bind(s.store), scanEvents: s.store.scanEvents.bind(s.store) };
+    assert.ok(await noFile.build(mem, () => undefined, { tower: false }));
+    assert.ok(noFile.get() && !noFile.worker);
+  } finally {
+    for (const l of [small, large, noFile]) l.close();
   }
 });
