@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sequencesFromLists } from '../core/dataset.js';
 import { generateSynthetic, syntheticToDataset } from '../core/synth.js';
+import { Kernels } from './kernels/index.js';
+import { Batch, SasrecConfig, SasrecModel } from './sasrec.js';
 import { SasrecRecommender } from './sasrec-train.js';
 import { SasrecPredictor } from './sasrec-serve.js';
 
@@ -80,5 +82,24 @@ test('predictor top-k equals a naive sort of the batch scores, excluding inputs 
   } finally {
     await rec.dispose();
     await predictor.dispose();
+  }
+});
+
+test('scoreSequence (last block on the last row only) matches the full forward pass', () => {
+  for (const [activation, heads, blocks] of [['gelu', 2, 2], ['relu', 1, 3]] as const) {
+    const kernels = new Kernels({ initialBytes: 8 << 20 });
+    const cfg = SasrecConfig.parse({ maxLen: 12, dim: 8, heads, blocks, activation, dropout: 0.3 });
+    const model = new SasrecModel(cfg, 30, { kernels, maxBatch: 1, seed: 9 });
+    model.syncScoring();
+    const full = new Float32Array(30);
+    const batch = new Batch(kernels, 1, cfg.maxLen);
+    for (const seq of [[4], [1, 2, 3], Array.from({ length: 20 }, (_, i) => (i * 7) % 30)]) {
+      const items = Int32Array.from(seq);
+      const fast = model.scoreSequence(items, 0, items.length).slice();
+      batch.clear();
+      batch.push(items, 0, items.length, false);
+      model.scoreLast(batch, full);
+      for (let i = 0; i < 30; i++) assert.ok(Math.abs(fast[i] - full[i]) < 1e-4 * (1 + Math.abs(full[i])), `${activation}/${blocks}: item ${i} ${fast[i]} vs ${full[i]}`);
+    }
   }
 });

@@ -336,8 +336,13 @@ export class SasrecModel {
   // Forward: batch → hidden [T, d]
   // -------------------------------------------------------------------------------------------------
 
-  /** Runs the transformer over the packed batch; train=true applies dropout with masks from `seed`. */
-  forward(batch: Batch, train: boolean, seed: number): void {
+  /**
+   * Runs the transformer over the packed batch; train=true applies dropout with masks from `seed`.
+   * lastRowOnly (eval, scoring the item after the batch's last sequence): the last block computes the
+   * keys and values of every position but everything else only for the batch's last token row, so only
+   * hidden[T-1] is valid afterwards.
+   */
+  forward(batch: Batch, train: boolean, seed: number, lastRowOnly = false): void {
     const K = this.kernels;
     const { dim: d, heads: H, dropout } = this.cfg;
     const f = d * this.cfg.ffnMult;
@@ -354,6 +359,10 @@ export class SasrecModel {
     if (drop) K.dropout(x0, this.m0, T * d, dropout, nextSeed());
 
     for (let l = 0; l < this.cfg.blocks; l++) {
+      if (lastRowOnly && !train && l === this.cfg.blocks - 1) {
+        this.lastBlockLastRow(batch);
+        return;
+      }
       const a = this.acts[l];
       const w = this.p.blocks[l];
       const xOut = l + 1 < this.cfg.blocks ? this.acts[l + 1].xIn : this.xFinal;
@@ -386,6 +395,75 @@ export class SasrecModel {
     }
     // hidden: [T, d] = LN_f(x)
     K.layerNormFwd(this.xFinal, this.hidden, this.lnfMean, this.lnfRstd, this.p.lnfg, this.p.lnfb, T, d);
+  }
+
+  /**
+   * The last block and the final layer norm for token row r = T-1 only (eval, no dropout): K and V for
+   * every row (the last query attends to all of its sequence), then the last query's attention in plain
+   * loops (O(n·d)), and the projection, FFN and norms on one [1, d] row. Same math as the full block.
+   */
+  private lastBlockLastRow(batch: Batch): void {
+    const K = this.kernels;
+    const { dim: d, heads: H } = this.cfg;
+    const f = d * this.cfg.ffnMult;
+    const T = batch.T;
+    const r = T - 1;
+    const s0 = batch.seg[batch.B - 1]; // first row of the last sequence
+    const dh = d / H;
+    const scale = 1 / Math.sqrt(dh);
+    const a = this.acts[this.cfg.blocks - 1];
+    const w = this.p.blocks[this.cfg.blocks - 1];
+    const row = (x: Float32Array, width: number): Float32Array => x.subarray(r * width, (r + 1) * width);
+    // ln1: [T, d]; qkv: [T, 3d]
+    K.layerNormFwd(a.xIn, a.ln1, a.ln1Mean, a.ln1Rstd, w.ln1g, w.ln1b, T, d);
+    K.mm(a.ln1, w.wqkv, a.qkv, T, 3 * d, d);
+    K.addBias(a.qkv, w.bqkv, T, 3 * d);
+    // att[r]: [d], per head softmax(q_r·k_j·scale) over j in s0..r, then Σ p_j v_j; probs as scratch [n]
+    const qkv = a.qkv;
+    const att = row(a.att, d);
+    const p = a.probs;
+    for (let h = 0; h < H; h++) {
+      const qo = r * 3 * d + h * dh;
+      let max = -Infinity;
+      for (let j = s0; j <= r; j++) {
+        const ko = j * 3 * d + d + h * dh;
+        let dot = 0;
+        for (let c = 0; c < dh; c++) dot += qkv[qo + c] * qkv[ko + c];
+        const sj = dot * scale;
+        p[j - s0] = sj;
+        if (sj > max) max = sj;
+      }
+      let sum = 0;
+      for (let j = s0; j <= r; j++) sum += p[j - s0] = Math.exp(p[j - s0] - max);
+      const inv = 1 / sum;
+      const ao = h * dh;
+      att.fill(0, ao, ao + dh);
+      for (let j = s0; j <= r; j++) {
+        const pj = p[j - s0] * inv;
+        const vo = j * 3 * d + 2 * d + h * dh;
+        for (let c = 0; c < dh; c++) att[ao + c] += pj * qkv[vo + c];
+      }
+    }
+    // x1[r] = x[r] + att[r]·Wo + bo
+    const x1 = row(a.x1, d);
+    K.mm(att, w.wo, x1, 1, d, d);
+    K.addBias(x1, w.bo, 1, d);
+    K.addInto(x1, row(a.xIn, d), d);
+    // hAct[r] = act(LN2(x1[r])·W1 + b1); xFinal[r] = x1[r] + hAct[r]·W2 + b2
+    const ln2 = row(a.ln2, d);
+    K.layerNormFwd(x1, ln2, a.ln2Mean.subarray(r, r + 1), a.ln2Rstd.subarray(r, r + 1), w.ln2g, w.ln2b, 1, d);
+    const hPre = row(a.hPre, f);
+    const hAct = row(a.hAct, f);
+    K.mm(ln2, w.w1, hPre, 1, f, d);
+    K.addBias(hPre, w.b1, 1, f);
+    if (this.cfg.activation === 'relu') K.reluFwd(hPre, hAct, f);
+    else K.geluFwd(hPre, hAct, f);
+    const xo = row(this.xFinal, d);
+    K.mm(hAct, w.w2, xo, 1, d, f);
+    K.addBias(xo, w.b2, 1, d);
+    K.addInto(xo, x1, d);
+    // hidden[r] = LN_f(xFinal[r])
+    K.layerNormFwd(xo, row(this.hidden, d), this.lnfMean.subarray(r, r + 1), this.lnfRstd.subarray(r, r + 1), this.p.lnfg, this.p.lnfb, 1, d);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -603,7 +681,7 @@ export class SasrecModel {
     const batch = (this.single ??= new Batch(this.kernels, 1, this.cfg.maxLen));
     batch.clear();
     batch.push(items, from, to, false);
-    this.forward(batch, false, 0);
+    this.forward(batch, false, 0, true);
     const t = batch.T - 1;
     const scores = this.logitChunk.subarray(0, N); // [numItems]
     // scores: [1, N] = hidden[t]: [1, d] · Eᵀ: [d, N]
