@@ -76,7 +76,7 @@ describe('health, metrics, OpenAPI (open routes)', () => {
     const rec = doc.paths['/v1/recommend/{userId}'].get;
     assert.deepEqual(
       rec.parameters.map((p) => `${p.in}:${p.name}`).sort(),
-      ['path:userId', 'query:exclude', 'query:excludeCreators', 'query:excludeItems', 'query:excludeTags', 'query:explain', 'query:n', 'query:sessionId', 'query:surface'],
+      ['path:userId', 'query:diversity', 'query:exclude', 'query:excludeCreators', 'query:excludeItems', 'query:excludeTags', 'query:explain', 'query:n', 'query:sessionId', 'query:surface'],
     );
     assert.ok(doc.components.securitySchemes.bearerAuth && doc.components.securitySchemes.apiKeyHeader);
     // Every $ref points at an existing component.
