@@ -57,8 +57,11 @@ export const SearchJobSchema = z.strictObject({
   annOnReady: z.boolean().default(true),
   /** Items re-embedded per step of a tower swap; queries are answered between steps. */
   swapChunk: z.number().int().min(1).max(1_000_000).default(5_000),
-  /** Vectors added to the graph per step; queries are answered between steps. */
-  annChunk: z.number().int().min(1).max(1_000_000).default(2_000),
+  /**
+   * Vectors added to the graph per step; queries are answered between steps. At 1M items a query
+   * waiting behind the build took p50 78 ms / p99 268 ms with 250, p50 972 ms / p99 2.9 s with 2,000.
+   */
+  annChunk: z.number().int().min(1).max(1_000_000).default(250),
   /** Writes queued while the index builds; past this the oldest are dropped (and reported). */
   maxPending: z.number().int().min(1).max(10_000_000).default(100_000),
   control: z.instanceof(SharedArrayBuffer).refine((b) => b.byteLength === CTL_SLOTS * 4, 'must hold 4 int32 slots'),
