@@ -66,12 +66,17 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 export function untilShutdown(server: RunningServer, log: (msg: string) => void = console.error): Promise<void> {
   return new Promise((resolve, reject) => {
     let signalled = false;
+    let firstAt = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
+      // The same Ctrl-C can arrive twice within milliseconds (the terminal signals the process group, and
+      // bin/tastemaker.mjs forwards it to its serving child): only a later one means "do not wait".
+      if (signalled && Date.now() - firstAt < 1_000) return;
       if (signalled) {
         log(`${signal} again: exiting without waiting`);
         process.exit(130);
       }
       signalled = true;
+      firstAt = Date.now();
       log(`${signal}: shutting down (in-flight requests finish first)…`);
       server.close().then(
         () => {

@@ -23,6 +23,7 @@ import type {
   WriteResult,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { ImpressionWriter, type ImpressionValues } from './impression-writer.js';
 
 /** Bounds on pages read in one call. */
 /** Impression write batching (see recordImpression). */
@@ -110,19 +111,43 @@ function boundedInt(value: number | undefined, fallback: number, max: number, fi
   return v;
 }
 
+/** An impression as a row of the impressions table, in column order. */
+function impressionValues(imp: Impression): ImpressionValues {
+  return [
+    imp.requestId,
+    imp.userId,
+    imp.surface,
+    imp.timestamp,
+    imp.variant ?? null,
+    JSON.stringify(imp.itemIds),
+    JSON.stringify(imp.positions),
+    JSON.stringify(imp.scores),
+    imp.propensities === undefined ? null : JSON.stringify(imp.propensities),
+    JSON.stringify(imp.modelVersions),
+  ];
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
   private impressionQueue: Impression[] = [];
   private impressionTimer: NodeJS.Timeout | undefined;
+  /** Set after migrate() for a writable file database: impressions are written on a worker thread. */
+  private impressionWriter: ImpressionWriter | undefined;
+  private readonly useImpressionWorker: boolean;
 
   /**
    * Opens (creating if absent) the database at `path` (or ':memory:'). Call `migrate()` before use.
    * `readonly`: an existing database for reading only (e.g. a worker thread scanning beside the writer;
    * WAL lets it read while the server writes); writes then fail, and no `migrate()` is needed.
+   * `impressionWorker` (default: on for a writable file, off for ':memory:'; env
+   * TASTEMAKER_IMPRESSION_WORKER=off disables it): write impressions on a worker thread
+   * (impression-writer.ts).
    */
-  constructor(readonly path: string, opts: { readonly?: boolean } = {}) {
+  constructor(readonly path: string, opts: { readonly?: boolean; impressionWorker?: boolean } = {}) {
+    this.useImpressionWorker =
+      !opts.readonly && path !== ':memory:' && path !== '' && (opts.impressionWorker ?? process.env.TASTEMAKER_IMPRESSION_WORKER !== 'off');
     this.db = opts.readonly ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(path);
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
@@ -151,6 +176,9 @@ export class SqliteStore implements Store {
       })();
     }
     this.stmts = this.prepare();
+    if (this.useImpressionWorker && !this.impressionWriter) {
+      this.impressionWriter = new ImpressionWriter(this.path, (rows) => this.insertImpressionRows(rows));
+    }
   }
 
   /** Versions applied so far, ascending. */
@@ -163,6 +191,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) {
       this.flushImpressions();
+      await this.impressionWriter?.close();
+      this.impressionWriter = undefined;
       this.db.close();
     }
   }
@@ -357,7 +387,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Writes the queued impressions in one transaction. */
+  /** Hands the queued impressions to the writer thread, or writes them here in one transaction. */
   flushImpressions(): void {
     if (this.impressionTimer !== undefined) {
       clearTimeout(this.impressionTimer);
@@ -366,27 +396,22 @@ export class SqliteStore implements Store {
     const batch = this.impressionQueue;
     if (batch.length === 0 || !this.db.open) return;
     this.impressionQueue = [];
+    const rows = batch.map(impressionValues);
+    if (this.impressionWriter) this.impressionWriter.write(rows);
+    else this.insertImpressionRows(rows);
+  }
+
+  private insertImpressionRows(rows: ImpressionValues[]): void {
+    if (!this.db.open) return;
     const stmt = this.s.insertImpression;
     this.db.transaction(() => {
-      for (const imp of batch) {
-        stmt.run(
-          imp.requestId,
-          imp.userId,
-          imp.surface,
-          imp.timestamp,
-          imp.variant ?? null,
-          JSON.stringify(imp.itemIds),
-          JSON.stringify(imp.positions),
-          JSON.stringify(imp.scores),
-          imp.propensities === undefined ? null : JSON.stringify(imp.propensities),
-          JSON.stringify(imp.modelVersions),
-        );
-      }
+      for (const r of rows) stmt.run(r);
     })();
   }
 
   async getImpression(requestId: string): Promise<Impression | undefined> {
     this.flushImpressions();
+    await this.impressionWriter?.barrier();
     const r = this.s.getImpression.get(requestId) as ImpressionRow | undefined;
     if (!r) return undefined;
     const imp: Impression = {
