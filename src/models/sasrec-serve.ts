@@ -13,6 +13,7 @@
  * model's next-item probability exp(s − logZ) (a bounded, comparable number for blending and explanations).
  */
 import { ValidationError } from '../core/errors.js';
+import { TopK } from '../core/topk.js';
 import { SasrecRecommender } from './sasrec-train.js';
 import type { SasrecModel } from './sasrec.js';
 
@@ -29,9 +30,8 @@ export class SasrecPredictor {
   /** stamp: [numItems] === epoch ⇔ the item is an input of the current call (excluded). */
   private readonly stamp: Uint32Array;
   private epoch = 0;
-  /** heap: [MAX_TOP_K] min-heap of the best items so far; heapScores: [MAX_TOP_K]. */
-  private readonly heap = new Int32Array(MAX_TOP_K);
-  private readonly heapScores = new Float32Array(MAX_TOP_K);
+  /** The best items of the current call (bounded min-heap, reused). */
+  private readonly top = new TopK(MAX_TOP_K);
 
   private constructor(
     private readonly rec: SasrecRecommender,
@@ -79,67 +79,22 @@ export class SasrecPredictor {
     let max = -Infinity;
     for (let i = 0; i < N; i++) if (scores[i] > max) max = scores[i];
     let sum = 0;
-    let size = 0;
-    const heap = this.heap;
-    const hs = this.heapScores;
+    const top = this.top;
+    top.reset(k);
     for (let i = 0; i < N; i++) {
       const s = scores[i];
       sum += Math.exp(s - max);
       if (this.stamp[i] === epoch) continue;
-      if (size === k && !(s > hs[0])) continue; // not better than the worst kept (ties keep the smaller ix)
+      if (!(s > top.threshold)) continue; // not better than the worst kept (ixs ascend, so ties keep the smaller)
       if (allow !== undefined && !allow(i)) continue;
-      if (size < k) {
-        // sift up
-        let c = size++;
-        while (c > 0) {
-          const p = (c - 1) >> 1;
-          if (!worse(s, i, hs[p], heap[p])) break;
-          heap[c] = heap[p];
-          hs[c] = hs[p];
-          c = p;
-        }
-        heap[c] = i;
-        hs[c] = s;
-      } else {
-        siftDown(heap, hs, size, i, s);
-      }
+      top.push(i, s);
     }
     this.logSumExp = max + Math.log(sum);
-    // Pop the worst repeatedly, filling the output from the back.
-    const count = size;
-    for (let pos = count - 1; pos >= 0; pos--) {
-      outItems[pos] = heap[0];
-      outScores[pos] = hs[0];
-      size--;
-      if (size > 0) siftDown(heap, hs, size, heap[size], hs[size]);
-    }
-    return count;
+    return top.drain(outItems, outScores);
   }
 
   /** Frees the model's kernel memory. */
   async dispose(): Promise<void> {
     await this.rec.dispose();
   }
-}
-
-/** (sa, a) ranks below (sb, b): lower score, or equal score and larger ix. */
-function worse(sa: number, a: number, sb: number, b: number): boolean {
-  return sa < sb || (sa === sb && a > b);
-}
-
-/** Puts (ix, s) at the root of a min-heap of n entries and sifts it down. */
-function siftDown(heap: Int32Array, hs: Float32Array, n: number, ix: number, s: number): void {
-  let c = 0;
-  while (true) {
-    const l = 2 * c + 1;
-    if (l >= n) break;
-    const r = l + 1;
-    const m = r < n && worse(hs[r], heap[r], hs[l], heap[l]) ? r : l;
-    if (!worse(hs[m], heap[m], s, ix)) break;
-    heap[c] = heap[m];
-    hs[c] = hs[m];
-    c = m;
-  }
-  heap[c] = ix;
-  hs[c] = s;
 }
