@@ -8,9 +8,9 @@
 import type { Sequences } from '../core/dataset.js';
 import { ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { TopK } from '../core/topk.js';
 import type { FitContext, ItemSideInfo, Recommender } from '../models/types.js';
 import {
-  TopK,
   buildTagIndex,
   coverage,
   gini,
@@ -181,6 +181,7 @@ export async function evaluateQueries(model: Recommender, q: Queries, opts: Eval
  */
 class BeyondAccuracy {
   private readonly heap: TopK;
+  private readonly topScores: Float32Array;
   private readonly topList: Int32Array;
   private readonly exposure: Int32Array[];
   private readonly selfInfo: Float64Array | null;
@@ -198,6 +199,7 @@ class BeyondAccuracy {
     const kMax = ks[ks.length - 1];
     this.heap = new TopK(kMax);
     this.topList = new Int32Array(kMax);
+    this.topScores = new Float32Array(kMax);
     this.exposure = ks.map(() => new Int32Array(n));
     this.selfInfo = opts.trainItems ? selfInformation(itemCounts(opts.trainItems, n)) : null;
     this.sim = opts.embeddings
@@ -214,17 +216,17 @@ class BeyondAccuracy {
   /** One masked score row out[off .. off+n): its top list (−∞ items never enter) feeds every k. */
   addRow(out: Float32Array, off: number): void {
     const { heap, topList, ks } = this;
-    heap.reset();
+    heap.reset(this.topList.length);
     let thr = -Infinity;
     const end = off + this.n;
     for (let j = off; j < end; j++) {
       const s = out[j];
       if (s > thr) {
-        heap.push(s, j - off);
+        heap.push(j - off, s);
         thr = heap.threshold;
       }
     }
-    const len = heap.drainDescending(topList, 0);
+    const len = heap.drain(topList, this.topScores);
     for (let x = 0; x < ks.length; x++) {
       const m = Math.min(ks[x], len);
       const ex = this.exposure[x];

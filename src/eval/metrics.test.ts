@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  TopK,
   buildTagIndex,
   coverage,
   gini,
@@ -64,18 +63,6 @@ test('multi-target ranks count the other targets above (pessimistic) and give Re
   multiTargetRanks(rnd, 0, 50, tg, 0, 3, sorted, cnt, ranks);
   const single = [...tg].map((t) => singleTargetRank(rnd, 0, 50, t)).sort((a, b) => a - b);
   assert.deepEqual([...ranks], single);
-});
-
-test('TopK keeps the k best, ties to the lower item index, best first', () => {
-  const h = new TopK(3);
-  [3, 1, 3, 2, 5].forEach((s, i) => h.push(s, i));
-  const out = new Int32Array(3);
-  assert.equal(h.drainDescending(out, 0), 3);
-  assert.deepEqual([...out], [4, 0, 2]);
-  h.reset();
-  h.push(1, 7);
-  assert.equal(h.drainDescending(out, 0), 1);
-  assert.equal(out[0], 7);
 });
 
 test('coverage, novelty (self-information), Gini and creator exposure', () => {

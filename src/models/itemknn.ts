@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
 import { validate } from '../eval/evaluate.js';
-import { TopK } from '../eval/metrics.js';
+import { TopK } from '../core/topk.js';
 import { distinctSortedRows, parseModelParams } from './common.js';
 import type { FitContext, FitReport, Recommender } from './types.js';
 
@@ -100,6 +100,7 @@ export class ItemKnnModel implements Recommender {
     const touched = new Int32Array(n);
     const heap = new TopK(kMax);
     const sorted = new Int32Array(kMax);
+    const sortedScores = new Float32Array(kMax);
     for (let i = 0; i < n; i++) {
       let nt = 0;
       for (let p = colOff[i]; p < colOff[i + 1]; p++) {
@@ -112,13 +113,13 @@ export class ItemKnnModel implements Recommender {
       }
       const ni = itemCount[i];
       for (let s = 0; s < S; s++) {
-        heap.reset();
+        heap.reset(kMax);
         for (let t = 0; t < nt; t++) {
           const j = touched[t];
           if (j === i) continue;
-          heap.push(co[j] / (Math.sqrt(ni * itemCount[j]) + shrinks[s]), j);
+          heap.push(j, co[j] / (Math.sqrt(ni * itemCount[j]) + shrinks[s]));
         }
-        const m = heap.drainDescending(sorted, 0);
+        const m = heap.drain(sorted, sortedScores);
         const base = (s * n + i) * kMax;
         for (let x = 0; x < m; x++) {
           const j = sorted[x];
