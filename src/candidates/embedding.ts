@@ -49,6 +49,21 @@ export class EmbeddingSource implements CandidateSource {
     return itemIx < this.rowOfItem.length ? this.rowOfItem[itemIx] : -1;
   }
 
+  /** Engine item ix of a vector row (-1: not in the engine). */
+  itemOf(row: number): number {
+    return row >= 0 && row < this.itemOfRow.length ? this.itemOfRow[row] : -1;
+  }
+
+  /** Rows of the vector matrix. */
+  get rows(): number {
+    return this.itemOfRow.length;
+  }
+
+  /** Approximate nearest rows to the unit query q by inner product (k ≥ 1); undefined before set(). */
+  nearest(q: Float32Array, k: number): { ixs: Int32Array; scores: Float32Array; k: number } | undefined {
+    return this.index?.search(q, k);
+  }
+
   get matrix(): { dim: number; data: Float32Array } {
     return { dim: this.dim, data: this.vectors };
   }

@@ -36,7 +36,7 @@ export interface MergedList {
   rawScores: Float32Array;
 }
 
-export const MAX_TIERS = 8;
+export const MAX_TIERS = 12;
 
 export class Merger {
   private readonly buffer: CandidateBuffer;

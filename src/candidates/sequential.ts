@@ -84,6 +84,21 @@ export class SequentialSource implements CandidateSource {
     return this.predictor !== undefined;
   }
 
+  /** The loaded predictor (undefined: none), for sources that combine its scores with others'. */
+  get model(): SasrecPredictor | undefined {
+    return this.predictor;
+  }
+
+  /** Model row of an engine item ix (-1: unknown to the model). */
+  rowOf(itemIx: number): number {
+    return itemIx >= 0 && itemIx < this.rowOfItem.length ? this.rowOfItem[itemIx] : -1;
+  }
+
+  /** Engine item ix of a model row (-1: not in the engine). */
+  itemOf(row: number): number {
+    return row >= 0 && row < this.itemOfRow.length ? this.itemOfRow[row] : -1;
+  }
+
   /** The loaded model's version label (e.g. "sasrec@v3"), '' when none. */
   get version(): string {
     return this.modelVersion;

@@ -25,8 +25,11 @@ export const EngineConfig = z.strictObject({
   freshHalfLifeMs: ms(365 * 24 * HOUR_MS).default(3 * 24 * HOUR_MS),
   /** Lift of fresh items by early engagement: score · (1 + w · ln(1 + trending)). */
   freshPopularityWeight: z.number().min(0).max(10).default(0.1),
-  /** Interactions remembered per user (ring). */
-  historySize: z.number().int().min(1).max(10_000).default(50),
+  /**
+   * Interactions remembered per user (ring, grown on demand). 200 = SASRec's input length: the served
+   * models must see the history they were trained and validated on.
+   */
+  historySize: z.number().int().min(1).max(10_000).default(200),
   /** Without client session ids, a gap longer than this starts a new session. */
   sessionGapMs: ms(7 * 24 * HOUR_MS).default(30 * 60_000),
   /** Consumed items remembered per user for exclusion (oldest forgotten first). */

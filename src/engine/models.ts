@@ -5,6 +5,7 @@
  * active ranker re-scores every pool; a newly activated version is picked up without a restart (a version
  * that fails to load is logged and the one serving stays). Also the ranker's training job (`tastemaker train-ranker`), which needs an engine.
  */
+import { z } from 'zod';
 import { ManualClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -12,6 +13,7 @@ import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js
 import { ModelRegistry } from '../models/registry.js';
 import { SasrecPredictor } from '../models/sasrec-serve.js';
 import { TwoTowerRecommender } from '../models/twotower-train.js';
+import { TwoTowerUserEncoder } from '../models/twotower-serve.js';
 import { MultiObjectiveRanker, buildRankExamples, lastEpisodes, validateRanker, type RankTarget } from '../rank/index.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/types.js';
@@ -26,12 +28,22 @@ export function loadTwoTower(engine: OnlineEngine, registry: ModelRegistry): str
   const itemsJson = art.files?.['items.json'];
   if (itemsJson === undefined) return undefined; // trained without an item id list: cannot be mapped to the catalog
   const stored = art.weights.itemVectors;
-  if (stored instanceof Float32Array) engine.setItemVectors(JSON.parse(itemsJson) as string[], stored, `twotower@${art.version}`);
+  let vectors: Float32Array;
+  if (stored instanceof Float32Array) vectors = stored;
   else {
     const model = TwoTowerRecommender.fromArtifacts(art.config, art.weights);
-    engine.setItemVectors(JSON.parse(itemsJson) as string[], model.itemEmbeddings(), `twotower@${art.version}`);
+    vectors = model.itemEmbeddings();
     void model.dispose();
   }
+  // The user tower for the learned blend; a model it cannot serve (per-user ids) still serves its item vectors.
+  let encoder: TwoTowerUserEncoder | undefined;
+  try {
+    encoder = new TwoTowerUserEncoder(art.config, art.weights, vectors);
+  } catch {
+    encoder = undefined;
+  }
+  engine.setItemVectors(JSON.parse(itemsJson) as string[], vectors, `twotower@${art.version}`);
+  engine.setUserTower(encoder);
   return art.version;
 }
 
@@ -54,6 +66,19 @@ export function loadSasrec(engine: OnlineEngine, registry: ModelRegistry): strin
     throw new ValidationError(`sasrec ${art.version}: items.json has ${itemIds.length} ids for ${predictor.numItems} model items`, [{ path: 'files.items.json', message: 'length mismatch' }]);
   }
   engine.setSequential(predictor, itemIds as string[], `sasrec@${art.version}`);
+  return art.version;
+}
+
+/** The mixing weights a `blend` version stores in its config (src/train/blend.ts writes them). */
+const BlendConfig = z.object({ weights: z.object({ sasrec: z.number().finite().min(0), twotower: z.number().finite().min(0) }) });
+
+/** Sets the active learned-blend weights on the engine; returns the version, or undefined when none is active. */
+export function loadBlend(engine: OnlineEngine, registry: ModelRegistry): string | undefined {
+  if (!registry.active('blend')) return undefined;
+  const art = registry.load('blend');
+  const parsed = BlendConfig.safeParse(art.config);
+  if (!parsed.success) throw new ValidationError(`blend ${art.version} has no valid weights`, [{ path: 'config.weights', message: parsed.error.issues[0]?.message ?? 'invalid' }]);
+  engine.setBlend(parsed.data.weights, `blend@${art.version}`);
   return art.version;
 }
 
@@ -92,10 +117,20 @@ export function attachRegistry(engine: OnlineEngine, dataDir: string, log: (m: s
       log(`sasrec not loaded: ${(e as Error).message}`);
     }
   };
+  const loadBL = (): void => {
+    try {
+      const v = loadBlend(engine, registry);
+      if (v) log(`blend ${v} ranking home and next from the learned models`);
+    } catch (e) {
+      log(`blend not loaded: ${(e as Error).message}`);
+    }
+  };
   loadTT();
   loadSR();
   loadRK();
+  loadBL();
   const stops = [
+    registry.onActiveChange('blend', loadBL, { intervalMs: opts.intervalMs }),
     registry.onActiveChange('twotower', loadTT, { intervalMs: opts.intervalMs }),
     registry.onActiveChange('sasrec', loadSR, { intervalMs: opts.intervalMs }),
     registry.onActiveChange('ranker', loadRK, { intervalMs: opts.intervalMs }),

@@ -45,6 +45,8 @@ import {
 import { OnlineFeatures, ensureLength, type UserHistory } from '../features/index.js';
 import { EmbeddingSource } from '../candidates/embedding.js';
 import { SequentialSource, sequenceFromHistory } from '../candidates/sequential.js';
+import { LearnedBlendSource, type BlendWeights } from '../candidates/learned.js';
+import type { TwoTowerUserEncoder } from '../models/twotower-serve.js';
 import type { SasrecPredictor } from '../models/sasrec-serve.js';
 import { Reranker, rerankActive, type ItemEmbeddings, type RerankResult } from '../rank/index.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RankFeatures, RANK_FEATURES, type PoolView } from '../rank/index.js';
@@ -107,6 +109,10 @@ export class OnlineEngine implements Engine {
   private twotowerVersion = '';
   /** SASRec next-item retrieval (proposes nothing until setSequential). */
   readonly sequential: SequentialSource;
+  /** The learned blend of the active models (proposes nothing until a blend version is set). */
+  readonly learned: LearnedBlendSource;
+  /** Did the learned blend propose items for the request being answered? Then the heuristic blend tiers stand down. */
+  private learnedServed = false;
   /** Which sequence the sasrec source reads for the tier running now: the session (next) or the history. */
   private sequentialFromSession = false;
   /** Item vectors for embedding diversity (set by whoever loads a model); tags Jaccard otherwise. */
@@ -204,6 +210,25 @@ export class OnlineEngine implements Engine {
     });
     const seqNext = sequentialTier(true);
     const seqHome = sequentialTier(false);
+    // The learned blend is the first tier of home and next; while it answers a request, the hand-weighted
+    // heuristic blend tiers (co-occurrence, single-model sources) stand down and only the back-fill runs,
+    // so the page is the order the trainer validated. Users it cannot score (no known history) get the
+    // heuristic tiers as before.
+    this.learned = new LearnedBlendSource(capacity, this.sequential, this.twotower, () => this.current);
+    const learnedTier: CandidateSource = {
+      name: 'blend',
+      candidates: (ctx, n, out) => {
+        this.learned.candidates(ctx, n, out);
+        this.learnedServed = out.count > 0;
+      },
+    };
+    const gated = (source: CandidateSource): CandidateSource => ({
+      name: source.name,
+      candidates: (ctx, n, out) => {
+        if (this.learnedServed) out.count = 0;
+        else source.candidates(ctx, n, out);
+      },
+    });
     // Quotas: blend tiers need n; fill tiers up to 2n (n plus items that are already placed).
     const Q = LIMITS.maxN;
     const blend = (source: CandidateSource, weight: number): MergeTier[] => (weight > 0 ? [{ source, quota: Q, weight }] : []);
@@ -229,20 +254,22 @@ export class OnlineEngine implements Engine {
     const contentSimilar = content; // the request's single seed is already in the context
     this.tiers = {
       home: [
-        { source: home, quota: Q },
-        ...blend(seqHome, config.sequential.homeWeight),
-        ...blend(embHome, config.twotower.homeWeight),
+        { source: learnedTier, quota: Q, weight: 1 },
+        { source: gated(home), quota: Q },
+        ...blend(gated(seqHome), config.sequential.homeWeight),
+        ...blend(gated(embHome), config.twotower.homeWeight),
         ...blend(trending, config.home.trendingWeight),
         { source: contentHome, quota: 2 * Q, fill: true },
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
       ],
       next: [
-        ...blend(seqNext, config.sequential.nextWeight),
-        { source: session, quota: Q },
-        ...blend(embNext, config.twotower.nextWeight),
+        { source: learnedTier, quota: Q, weight: 1 },
+        ...blend(gated(seqNext), config.sequential.nextWeight),
+        { source: gated(session), quota: Q },
+        ...blend(gated(embNext), config.twotower.nextWeight),
         ...blend(trending, config.next.trendingWeight),
-        ...blend(lastCreator, config.next.creatorWeight),
+        ...blend(gated(lastCreator), config.next.creatorWeight),
         { source: home, quota: 2 * Q, fill: true },
         { source: trending, quota: 2 * Q, fill: true },
         { source: fresh, quota: 2 * Q, fill: true },
@@ -378,9 +405,13 @@ export class OnlineEngine implements Engine {
     let pool = rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
     // The ranker personalises the feeds it was trained on (home, next); trending, fresh and similar keep
     // their defined orders.
-    const ranked = this.ranker !== undefined && (surface === 'home' || surface === 'next');
+    let ranked = this.ranker !== undefined && (surface === 'home' || surface === 'next');
     if (ranked) pool = Math.max(pool, this.config.ranker.poolSize);
+    this.learnedServed = false;
     const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, pool));
+    // The ranker was trained on heuristic pools: it does not re-order a page the learned blend ranked.
+    if (this.learnedServed) ranked = false;
+    this.learnedServed = false;
     // origin[k]: merged position of pool entry k (≥ merged.count: the (k - merged.count)-th fresh extra).
     const origin = this.origin;
     for (let k = 0; k < merged.count; k++) origin[k] = k;
@@ -431,7 +462,7 @@ export class OnlineEngine implements Engine {
     const modelVersions: Record<string, string> = {};
     for (const s of usedSources) {
       modelVersions[s.startsWith('cooc') ? 'cooc' : s] =
-        s === 'ranker' ? this.rankerVersion : s === 'twotower' ? this.twotowerVersion : s === 'sasrec' ? this.sequential.version : ONLINE;
+        s === 'ranker' ? this.rankerVersion : s === 'twotower' ? this.twotowerVersion : s === 'sasrec' ? this.sequential.version : s === 'blend' ? this.learnedVersions() : ONLINE;
     }
     const requestId = randomUUID();
     await this.store.recordImpression({
@@ -475,6 +506,24 @@ export class OnlineEngine implements Engine {
     const itemOfRow = Int32Array.from(itemIds, (id) => ids.get(id));
     const old = this.sequential.set(predictor, itemOfRow, this.features.catalog.size, version);
     if (old && old !== predictor) void old.dispose();
+  }
+
+  /** Serves the learned blend with these member weights (a `blend` registry version). */
+  setBlend(weights: BlendWeights, version: string): void {
+    this.learned.setWeights(weights, version);
+  }
+
+  /** The two-tower user tower for the learned blend (rows aligned with setItemVectors' rows); undefined: off. */
+  setUserTower(encoder: TwoTowerUserEncoder | undefined): void {
+    this.learned.setUserTower(encoder);
+  }
+
+  /** "blend@v2(sasrec@v3,twotower@v1)": the blend version and the member versions it mixed. */
+  private learnedVersions(): string {
+    const members: string[] = [];
+    if (this.sequential.ready) members.push(this.sequential.version);
+    if (this.twotower.ready) members.push(this.twotowerVersion);
+    return `${this.learned.version}(${members.join(',')})`;
   }
 
   /** A content-based source (proposes items like the seed items) used as back-fill on home and similar. */
@@ -688,6 +737,8 @@ export class OnlineEngine implements Engine {
       modelVersions: {
         cooc: ONLINE, trending: ONLINE, fresh: ONLINE, creator: ONLINE,
         ...(this.sequential.ready ? { sasrec: this.sequential.version } : {}),
+        ...(this.twotower.ready ? { twotower: this.twotowerVersion } : {}),
+        ...(this.learned.ready ? { blend: this.learned.version } : {}),
       },
     };
   }

@@ -1,8 +1,13 @@
 /**
  * Per-user online history: a ring of the last N interactions (item ix, time, event weight), the current
  * session, the set of consumed items (bounded, oldest forgotten first) and the set of items the user gave
- * hard negative feedback on. Every update is O(1); rings are allocated on a user's first event.
+ * hard negative feedback on. Every update is O(1) amortised; a ring starts small on a user's first event and
+ * doubles up to the configured size, so a long ring (the sequence models read up to 200 items) costs
+ * memory only for users who have that much history.
  */
+
+/** First ring capacity (doubles up to HistoryConfig.size). */
+const INITIAL_RING = 16;
 
 export interface HistoryConfig {
   /** Ring capacity per user. */
@@ -16,12 +21,14 @@ export interface HistoryConfig {
 }
 
 export class UserHistory {
-  /** items: [size] item ixs, ring order. */
-  readonly items: Int32Array;
+  /** items: [size] item ixs, ring order (read through slot(); the arrays are replaced when the ring grows). */
+  items: Int32Array;
   /** tsMs: [size] event times. */
-  readonly tsMs: Float64Array;
+  tsMs: Float64Array;
   /** weights: [size] event weights (negative = negative feedback). */
-  readonly weights: Float32Array;
+  weights: Float32Array;
+  /** Current ring capacity (≤ maxSize); grows by doubling until the ring first wraps. */
+  size: number;
   /** Total interactions ever pushed; ring slot of the k-th is k % size. */
   total = 0;
   /** `total` when the current session started. */
@@ -37,10 +44,28 @@ export class UserHistory {
   /** Creator ixs the user follows (follow events; a follow lifts a block). */
   readonly followedCreators = new Set<number>();
 
-  constructor(readonly size: number) {
-    this.items = new Int32Array(size);
-    this.tsMs = new Float64Array(size);
-    this.weights = new Float32Array(size);
+  constructor(readonly maxSize: number) {
+    this.size = Math.min(maxSize, INITIAL_RING);
+    this.items = new Int32Array(this.size);
+    this.tsMs = new Float64Array(this.size);
+    this.weights = new Float32Array(this.size);
+  }
+
+  /**
+   * Makes room for one more entry: while the ring has never wrapped (total === size), entry p sits in slot
+   * p, so doubling the arrays keeps every slot where it is.
+   */
+  reserve(): void {
+    if (this.total !== this.size || this.size >= this.maxSize) return;
+    const size = Math.min(this.maxSize, this.size * 2);
+    const items = new Int32Array(size), tsMs = new Float64Array(size), weights = new Float32Array(size);
+    items.set(this.items);
+    tsMs.set(this.tsMs);
+    weights.set(this.weights);
+    this.items = items;
+    this.tsMs = tsMs;
+    this.weights = weights;
+    this.size = size;
   }
 
   /** Number of entries held (≤ size). */
@@ -108,6 +133,7 @@ export class UserHistories {
       h.sessionStart = h.total;
       h.sessionKey = sessionKey;
     }
+    h.reserve();
     const s = h.total % h.size;
     h.items[s] = itemIx;
     h.tsMs[s] = tMs;

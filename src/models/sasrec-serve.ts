@@ -25,6 +25,11 @@ export class SasrecPredictor {
   readonly maxLen: number;
   /** Log-partition of the last topK call's scores over all items (NaN when it had no known input). */
   logSumExp = Number.NaN;
+  /** Mean and standard deviation of the last call's raw scores over all items (z-scores for blending). */
+  scoreMean = Number.NaN;
+  scoreStd = Number.NaN;
+  /** scores: [numItems] raw scores of the last call (the model's buffer; valid until the next call). */
+  private lastScores: Float32Array | undefined;
   /** seq: [maxLen] known input item ixs of the current call, oldest first. */
   private readonly seq: Int32Array;
   /** stamp: [numItems] === epoch ⇔ the item is an input of the current call (excluded). */
@@ -67,8 +72,11 @@ export class SasrecPredictor {
       if (Number.isInteger(ix) && ix >= 0 && ix < N) this.seq[--start] = ix;
     }
     this.logSumExp = Number.NaN;
+    this.scoreMean = this.scoreStd = Number.NaN;
+    this.lastScores = undefined;
     if (start === this.maxLen || k === 0) return 0;
     const scores = this.model.scoreSequence(this.seq, start, this.maxLen); // [N]
+    this.lastScores = scores;
     if (++this.epoch === 0xffffffff) {
       this.stamp.fill(0);
       this.epoch = 1;
@@ -78,19 +86,28 @@ export class SasrecPredictor {
 
     let max = -Infinity;
     for (let i = 0; i < N; i++) if (scores[i] > max) max = scores[i];
-    let sum = 0;
+    let sum = 0, s1 = 0, s2 = 0;
     const top = this.top;
     top.reset(k);
     for (let i = 0; i < N; i++) {
       const s = scores[i];
       sum += Math.exp(s - max);
+      s1 += s;
+      s2 += s * s;
       if (this.stamp[i] === epoch) continue;
       if (!(s > top.threshold)) continue; // not better than the worst kept (ixs ascend, so ties keep the smaller)
       if (allow !== undefined && !allow(i)) continue;
       top.push(i, s);
     }
     this.logSumExp = max + Math.log(sum);
+    this.scoreMean = s1 / N;
+    this.scoreStd = Math.sqrt(Math.max(0, s2 / N - this.scoreMean * this.scoreMean));
     return top.drain(outItems, outScores);
+  }
+
+  /** Raw score of model item `row` in the last topK call (NaN when that call had no known input). */
+  scoreOf(row: number): number {
+    return this.lastScores !== undefined && row >= 0 && row < this.numItems ? this.lastScores[row] : Number.NaN;
   }
 
   /** Frees the model's kernel memory. */

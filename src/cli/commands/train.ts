@@ -17,6 +17,7 @@ import { SasrecRecommender } from '../../models/sasrec-train.js';
 import { TwoTowerRecommender } from '../../models/twotower-train.js';
 import type { FitProgress, FitReport, ItemSideInfo, Recommender } from '../../models/types.js';
 import { openStore, type Store } from '../../store/index.js';
+import { trainBlendFromStore, type BlendJobSummary } from '../../train/blend.js';
 
 /** Models the train job can persist (they expose artifacts for the registry). */
 export const TRAINABLE_MODELS = ['twotower', 'sasrec'] as const;
@@ -184,14 +185,14 @@ const TrainCliOptions = z.strictObject({
   db: z.string().min(1).optional(),
   dataDir: z.string().min(1).optional(),
   config: z.string().min(1).optional(),
-  model: z.enum(TRAINABLE_MODELS).default('twotower'),
+  model: z.enum([...TRAINABLE_MODELS, 'blend']).default('twotower'),
   maxMinutes: z.coerce.number().gt(0).max(10_000).optional(),
   seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(42),
   params: z.string().optional(),
   json: z.boolean().optional(),
 });
 
-export async function runTrain(raw: Record<string, unknown>): Promise<TrainSummary> {
+export async function runTrain(raw: Record<string, unknown>): Promise<TrainSummary | BlendJobSummary> {
   const parsed = TrainCliOptions.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: `--${String(i.path[0] ?? 'options').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, message: i.message }));
@@ -210,6 +211,7 @@ export async function runTrain(raw: Record<string, unknown>): Promise<TrainSumma
   const store = await openStore(config.store);
   try {
     const quiet = o.json === true;
+    if (o.model === 'blend') return await trainBlendFromStore(store, new ModelRegistry(config.dataDir), { seed: o.seed, eventWeights: config.eventWeights, log: quiet ? undefined : (m) => console.error(m) });
     return await trainFromStore(store, new ModelRegistry(config.dataDir), {
       model: o.model,
       maxMinutes: o.maxMinutes,
@@ -236,7 +238,7 @@ export function register(program: Command): void {
     .option('--db <path>', 'store: SQLite path or sqlite:<path> (env TASTEMAKER_STORE, default <data-dir>/tastemaker.db)')
     .option('--data-dir <dir>', 'where model versions live (env TASTEMAKER_DATA_DIR, default ./.tastemaker)')
     .option('--config <file>', 'JSON config file')
-    .option('--model <name>', `one of ${TRAINABLE_MODELS.join(', ')}`, 'twotower')
+    .option('--model <name>', `one of ${TRAINABLE_MODELS.join(', ')}, or blend (the served mix of the active models, chosen on held-out users)`, 'twotower')
     .option('--max-minutes <m>', 'training budget in minutes (early stopping keeps the best epoch)')
     .option('--seed <n>', 'random seed', '42')
     .option('--params <json>', 'model hyper-parameter overrides as JSON, e.g. {"dim":32}')
@@ -245,7 +247,7 @@ export function register(program: Command): void {
       try {
         const s = await runTrain(raw);
         if (!raw.json) {
-          console.log(`${s.model} ${s.version}: valid NDCG@10 ${s['valid.NDCG@10'].toFixed(4)} in ${s.train_seconds.toFixed(1)}s; ` + (s.activated ? 'activated' : `not activated (${s.reason})`));
+          console.log(`${s.model} ${s.version ?? '-'}: valid NDCG@10 ${s['valid.NDCG@10'].toFixed(4)} in ${s.train_seconds.toFixed(1)}s; ` + (s.activated ? 'activated' : `not activated (${s.reason})`));
         }
         console.log(JSON.stringify(s));
       } catch (e) {
