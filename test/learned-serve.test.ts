@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sequencesFromLists } from '../src/core/dataset.js';
 import { generateSynthetic } from '../src/core/synth.js';
 import { loadTrainingData, trainFromStore } from '../src/cli/commands/train.js';
-import { createEngine, attachRegistry, type OnlineEngine } from '../src/engine/index.js';
+import { createEngine, attachRegistry, loadRanker, trainRankerFromStore, type OnlineEngine } from '../src/engine/index.js';
 import { standardizeRows } from '../src/models/blend.js';
 import { ModelRegistry } from '../src/models/registry.js';
 import { SasrecRecommender } from '../src/models/sasrec-train.js';
@@ -98,6 +98,16 @@ test('served home is the validated blend of the trained models, and the blend jo
       assert.equal(cold.items.length, 10);
       assert.ok(cold.items.every((i) => !i.sources.includes('blend')));
       for (const m of Object.values(models)) await m.rec.dispose?.();
+
+      // The ranker trains on the blend's pools, and is served only if it beats their order on held-out users.
+      const rk = await trainRankerFromStore(store, registry, { poolSize: 60, negatives: 20, epochs: 3 });
+      assert.equal(registry.metrics('ranker', rk.version).learnedPools, 1);
+      assert.equal(rk.activated, rk['valid.NDCG@10'] >= rk['valid.poolNDCG@10'], JSON.stringify(rk));
+      if (rk.activated) {
+        loadRanker(engine, registry);
+        const r = await engine.recommend({ userId: data.userIds[0], surface: 'home', n: 10 });
+        assert.ok(r.modelVersions.ranker?.startsWith('ranker@') && r.modelVersions.blend !== undefined);
+      }
     } finally {
       stop();
       await engine.close();

@@ -86,7 +86,7 @@ export function loadBlend(engine: OnlineEngine, registry: ModelRegistry): string
 export function loadRanker(engine: OnlineEngine, registry: ModelRegistry): string | undefined {
   if (!registry.active('ranker')) return undefined;
   const art = registry.load('ranker');
-  engine.setRanker(MultiObjectiveRanker.fromArtifacts(art.config, art.weights), `ranker@${art.version}`);
+  engine.setRanker(MultiObjectiveRanker.fromArtifacts(art.config, art.weights), `ranker@${art.version}`, { learnedPools: art.metrics.learnedPools === 1 });
   return art.version;
 }
 
@@ -212,6 +212,16 @@ export async function trainRankerFromStore(store: Store, registry: ModelRegistry
     throw new ValidationError(`not enough users to train a ranker: ${targets.length} have a target episode`, [{ path: '--db', message: 'need at least 10 users with 3+ interaction episodes' }]);
   }
   const engine = (await createEngine(history, { clock: new ManualClock(lastMs + 1), config: { ...opts.engineConfig, ranker: { poolSize } } })) as OnlineEngine;
+  // The pools the ranker will re-order when served: the learned blend's when one is active (the models
+  // were validated on these very held-out steps and never trained on them), else the heuristic merge.
+  let blendVersion: string | undefined;
+  try {
+    loadTwoTower(engine, registry);
+    loadSasrec(engine, registry);
+    blendVersion = loadBlend(engine, registry);
+  } catch {
+    blendVersion = undefined;
+  }
   const rng = new Rng(opts.seed ?? 1);
   rng.shuffle(targets);
   if (opts.maxUsers !== undefined && targets.length > opts.maxUsers) targets.length = opts.maxUsers;
@@ -233,21 +243,26 @@ export async function trainRankerFromStore(store: Store, registry: ModelRegistry
   ranker.fit(built.examples);
   const v = validateRanker(engine, valid, ranker, poolSize);
   await engine.close();
+  const learnedPools = blendVersion !== undefined && engine.learned.ready;
   const trainSeconds = (performance.now() - t0) / 1000;
   const { config, weights: tensors } = ranker.toArtifacts();
   const version = registry.register('ranker', {
     config,
-    metrics: { 'valid.NDCG@10': v.ranker, 'valid.poolNDCG@10': v.pool, users: targets.length, examples: built.examples.n, trainSeconds },
+    metrics: { 'valid.NDCG@10': v.ranker, 'valid.poolNDCG@10': v.pool, users: targets.length, examples: built.examples.n, trainSeconds, learnedPools: learnedPools ? 1 : 0 },
     weights: tensors,
   });
   let activated = false;
   let reason: string | undefined;
-  try {
-    registry.activate('ranker', version);
-    activated = true;
-  } catch (e) {
-    if (!(e instanceof ConflictError)) throw e;
-    reason = e.message;
+  // A ranker that re-orders its pools worse than they came on held-out users is never served.
+  if (!(v.ranker >= v.pool)) reason = `validation NDCG@10 ${v.ranker.toFixed(4)} is below the pool order's ${v.pool.toFixed(4)}`;
+  else {
+    try {
+      registry.activate('ranker', version);
+      activated = true;
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      reason = e.message;
+    }
   }
   return {
     model: 'ranker',

@@ -98,6 +98,7 @@ export class OnlineEngine implements Engine {
   private ranker: MultiObjectiveRanker | undefined;
   private contentSource: CandidateSource | undefined;
   private rankerVersion = '';
+  private rankerOnLearned = false;
   private readonly rankFeatures: RankFeatures;
   /** rankX: [capacity, F] feature rows of the pool; rankScore/rankOrder: [capacity]. */
   private readonly rankX: Float32Array;
@@ -409,8 +410,8 @@ export class OnlineEngine implements Engine {
     if (ranked) pool = Math.max(pool, this.config.ranker.poolSize);
     this.learnedServed = false;
     const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, pool));
-    // The ranker was trained on heuristic pools: it does not re-order a page the learned blend ranked.
-    if (this.learnedServed) ranked = false;
+    // A ranker re-orders only the kind of pool it was trained on (learned blend or heuristic merge).
+    if (this.learnedServed !== this.rankerOnLearned) ranked = false;
     this.learnedServed = false;
     // origin[k]: merged position of pool entry k (≥ merged.count: the (k - merged.count)-th fresh extra).
     const origin = this.origin;
@@ -531,10 +532,15 @@ export class OnlineEngine implements Engine {
     this.contentSource = source;
   }
 
-  /** Serves every later request through this ranker (undefined: merged order). */
-  setRanker(ranker: MultiObjectiveRanker | undefined, version = 'trained'): void {
+  /**
+   * Serves later requests through this ranker (undefined: merged order). learnedPools: it was trained on
+   * the learned blend's pools, so it re-orders only those; otherwise only heuristic pools (a linear ranker
+   * does not transfer between pools whose features mean different things).
+   */
+  setRanker(ranker: MultiObjectiveRanker | undefined, version = 'trained', opts: { learnedPools?: boolean } = {}): void {
     this.ranker = ranker;
     this.rankerVersion = version;
+    this.rankerOnLearned = opts.learnedPools === true;
   }
 
   /** The merged pool as the ranker sees it: per distinct source name, its raw scores and best score. */
@@ -619,7 +625,9 @@ export class OnlineEngine implements Engine {
     this.current = h;
     this.currentSessionKey = undefined;
     const tiers = this.tiers[surface];
+    this.learnedServed = false;
     const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, poolSize));
+    this.learnedServed = false;
     this.rankFeatures.fill(h, this.poolView(merged, tiers), surface, nowMs, this.rankX);
     this.current = undefined;
     const itemIds = Array.from(merged.items.subarray(0, merged.count), (ix) => f.catalog.ids.id(ix));
