@@ -31,6 +31,29 @@ export const LimitsConfig = z.strictObject({
 });
 export type LimitsConfig = z.infer<typeof LimitsConfig>;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The accepted time window of client timestamps (events' `timestamp`, items' `createdAt`/`expiresAt`,
+ * users' `createdAt`), measured against the server clock. A timestamp far in the future would dominate
+ * every time-decayed counter (forward decay weighs an event by 2^(t/halfLife)) and stay there, since the
+ * log replays at start; so the window is checked at ingest, and replay clamps what an older log holds.
+ */
+export const IngestConfig = z.strictObject({
+  /** Outside the window: `reject` the row (400-style issue naming the field) or `clamp` the value into it. */
+  timePolicy: z.enum(['reject', 'clamp']).default('reject'),
+  /** How far ahead of server time an event `timestamp` or user `createdAt` may be (client clock skew). */
+  maxFutureSkewMs: z.number().int().min(0).max(7 * DAY_MS).default(5 * 60_000),
+  /** How far ahead an item `createdAt` may be: a scheduled release is not served before that time. */
+  maxItemScheduleAheadMs: z.number().int().min(0).max(10 * 366 * DAY_MS).default(366 * DAY_MS),
+  /** How far ahead an item `expiresAt` may be. */
+  maxExpiresAheadMs: z.number().int().min(0).max(1_000 * 366 * DAY_MS).default(100 * 366 * DAY_MS),
+  /** Earliest accepted timestamp of any field (ms since the epoch; default 0 = 1970-01-01). */
+  minTimestampMs: z.number().int().min(0).max(8.64e15).default(0),
+});
+export type IngestConfig = z.infer<typeof IngestConfig>;
+export const DEFAULT_INGEST_CONFIG: IngestConfig = IngestConfig.parse({});
+
 export const Config = z.strictObject({
   /** Where the embedded store, key file and model artifacts live. */
   dataDir: z.string().min(1, 'must not be empty').default('./.tastemaker'),
@@ -46,6 +69,8 @@ export const Config = z.strictObject({
     .record(EventType, z.number().min(-100).max(100).refine(Number.isFinite, 'must be finite'))
     .default({ ...DEFAULT_EVENT_WEIGHTS }),
   limits: LimitsConfig.default(LimitsConfig.parse({})),
+  /** Accepted time window of client timestamps and what happens outside it. */
+  ingest: IngestConfig.default(DEFAULT_INGEST_CONFIG),
   /** Engine settings (re-ranking rules, caps, blend weights…), validated by src/engine/config.ts at start. */
   engine: z.record(z.string(), z.unknown()).default({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

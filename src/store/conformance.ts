@@ -170,8 +170,99 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreHa
         assert.equal(await s.countUsers(), 1);
         assert.equal(await s.deleteUser('u1'), false);
         assert.equal(await s.deleteUser('never'), false);
-        // Re-appending a deleted event id is allowed: the old row is gone.
-        assert.equal((await s.appendEvents([event('a', 'u1', 'i', 1)])).written, 1);
+        assert.equal(await s.getTombstone('user', 'never'), undefined, 'nothing deleted, no tombstone');
+      }));
+
+    it('deleteUser stays deleted: tombstone refuses the user, re-creation keeps pre-deletion events out', () =>
+      withStore(async (s) => {
+        await s.upsertUsers([{ id: 'u1', attributes: {}, createdAt: 1 }]);
+        await s.appendEvents([event('a', 'u1', 'i', 100), event('b', 'u2', 'i', 100)]);
+        await s.recordImpression({ requestId: 'r-u1', userId: 'u1', surface: 'home', timestamp: 5, itemIds: [], positions: [], scores: [], modelVersions: {} });
+        await s.recordImpression({ requestId: 'r-u2', userId: 'u2', surface: 'home', timestamp: 5, itemIds: [], positions: [], scores: [], modelVersions: {} });
+        assert.equal(await s.deleteUser('u1', { atMs: 1_000 }), true);
+        assert.deepEqual(await s.getTombstone('user', 'u1'), { kind: 'user', id: 'u1', deletedAtMs: 1_000, active: true });
+        assert.equal(await s.getImpression('r-u1'), undefined, 'impressions of the user are deleted');
+        assert.ok(await s.getImpression('r-u2'), 'other users keep theirs');
+        // The old id, a new event, and another user's event in one batch.
+        const r = await s.appendEvents([event('a', 'u1', 'i', 100), event('n', 'u1', 'i', 2_000), event('c', 'u2', 'i', 100)]);
+        assert.equal(r.written, 1);
+        assert.equal(r.duplicates, 0);
+        assert.deepEqual(r.refused.map((x) => [x.index, x.field]), [[0, 'userId'], [1, 'userId']]);
+        assert.match(r.refused[0].message, /deleted/);
+        // Re-creating the user clears the tombstone; events dated up to the deletion stay refused.
+        await s.upsertUsers([{ id: 'u1', attributes: {}, createdAt: 2_000 }]);
+        assert.equal((await s.getTombstone('user', 'u1'))?.active, false);
+        const again = await s.appendEvents([event('a', 'u1', 'i', 100), event('n', 'u1', 'i', 2_000)]);
+        assert.deepEqual(again.refused.map((x) => [x.index, x.field]), [[0, 'timestamp']]);
+        assert.deepEqual(again.newEvents.map((e) => e.id), ['n']);
+      }));
+
+    it('deleteItem leaves a tombstone: events for the item are refused until it is upserted again', () =>
+      withStore(async (s) => {
+        await s.upsertItems([item('x'), item('y')]);
+        await s.appendEvents([event('e1', 'u', 'x', 10)]);
+        assert.equal(await s.deleteItem('x', { atMs: 50 }), true);
+        assert.equal(await s.countEvents(), 1, 'past events of a deleted item stay in the log');
+        const r = await s.appendEvents([event('e2', 'u', 'x', 60), event('e3', 'u', 'y', 60)]);
+        assert.deepEqual(r.refused.map((x) => [x.index, x.field]), [[0, 'itemId']]);
+        assert.equal(r.written, 1);
+        await s.upsertItems([item('x')]);
+        assert.equal(await s.getTombstone('item', 'x'), undefined);
+        assert.equal((await s.appendEvents([event('e2', 'u', 'x', 60)])).written, 1);
+      }));
+
+    it('findEvents by user, item, time range and seq, in seq order, limited', () =>
+      withStore(async (s) => {
+        await s.appendEvents([
+          event('a', 'u', 'i1', 10),
+          event('b', 'v', 'i1', 20),
+          event('c', 'u', 'i2', 30),
+          event('d', 'u', 'i1', 40),
+          event('e', 'v', 'i2', 50),
+        ]);
+        const ids = async (q: Parameters<Store['findEvents']>[0]) => (await s.findEvents(q)).map((e) => e.id);
+        assert.deepEqual(await ids({ userId: 'u', limit: 10 }), ['a', 'c', 'd']);
+        assert.deepEqual(await ids({ itemId: 'i1', limit: 10 }), ['a', 'b', 'd']);
+        assert.deepEqual(await ids({ fromMs: 20, toMs: 50, limit: 10 }), ['b', 'c', 'd'], 'fromMs inclusive, toMs exclusive');
+        assert.deepEqual(await ids({ userId: 'u', itemId: 'i1', fromMs: 15, limit: 10 }), ['d']);
+        assert.deepEqual(await ids({ limit: 2 }), ['a', 'b']);
+        const first = await s.findEvents({ limit: 2 });
+        assert.deepEqual(await ids({ afterSeq: first[1].seq, limit: 2 }), ['c', 'd']);
+        await assert.rejects(s.findEvents({ limit: 0 }));
+      }));
+
+    it('deleteEvents by ids or by query; deleted ids are refused afterwards; an empty selection is refused', () =>
+      withStore(async (s) => {
+        await s.appendEvents([
+          event('a', 'u', 'i1', 10),
+          event('b', 'v', 'i1', 20),
+          event('c', 'u', 'i2', 30),
+          event('d', 'u', 'i1', 40),
+        ]);
+        await assert.rejects(s.deleteEvents({}), /needs ids or at least one/);
+        assert.equal(await s.countEvents(), 4);
+        assert.equal(await s.deleteEvents({ ids: ['b', 'zz'] }), 1);
+        assert.equal(await s.deleteEvents({ userId: 'u', fromMs: 30 }), 2);
+        assert.deepEqual((await s.findEvents({ limit: 10 })).map((e) => e.id), ['a']);
+        assert.deepEqual(await s.userEvents('u', 10).then((l) => l.map((e) => e.id)), ['a']);
+        assert.equal(await s.countEvents(), 1);
+        const r = await s.appendEvents([event('b', 'v', 'i1', 20), event('d', 'u', 'i1', 40), event('f', 'u', 'i1', 60)]);
+        assert.deepEqual(r.refused.map((x) => [x.index, x.field]), [[0, 'id'], [1, 'id']]);
+        assert.deepEqual(r.newEvents.map((e) => e.id), ['f']);
+      }));
+
+    it('counts follow inserts, duplicates and deletes exactly', () =>
+      withStore(async (s) => {
+        await s.upsertItems([item('a'), item('b')]);
+        await s.upsertItems([item('a', { title: 'again' })]);
+        await s.upsertUsers([{ id: 'u', attributes: {}, createdAt: 1 }, { id: 'v', attributes: {}, createdAt: 1 }]);
+        await s.upsertUsers([{ id: 'u', attributes: { x: 1 }, createdAt: 1 }]);
+        await s.appendEvents([event('1', 'u', 'a', 1), event('2', 'v', 'a', 1), event('3', 'ghost', 'a', 1), event('1', 'u', 'a', 1)]);
+        assert.deepEqual([await s.countItems(), await s.countUsers(), await s.countEvents()], [2, 2, 3], 'a user id seen only in events is not a user');
+        await s.deleteUser('u');
+        await s.deleteItem('b');
+        await s.deleteEvents({ ids: ['3'] });
+        assert.deepEqual([await s.countItems(), await s.countUsers(), await s.countEvents()], [1, 1, 1]);
       }));
 
     it('impressions round-trip; unknown request id is undefined', () =>

@@ -6,7 +6,19 @@
  */
 import { ValidationError } from '../core/errors.js';
 import type { Event, Item, User } from '../core/schemas.js';
-import type { AppendResult, EventScanOptions, Impression, Store, StoredEvent, WriteResult } from './types.js';
+import { checkEventDeletion, matchesSelection, refusalOf, type TombstoneLookup } from './tombstones.js';
+import type {
+  AppendResult,
+  EventDeletion,
+  EventFindOptions,
+  EventScanOptions,
+  Impression,
+  RefusedEvent,
+  Store,
+  StoredEvent,
+  Tombstone,
+  WriteResult,
+} from './types.js';
 
 const MAX_SCAN_BATCH = 10_000;
 const DEFAULT_SCAN_BATCH = 1_000;
@@ -53,7 +65,15 @@ export class MemoryStore implements Store {
   private seq = 0;
   private impressions = new Map<string, Impression>();
   private meta = new Map<string, string>();
+  /** Keyed `${kind}:${id}`. */
+  private tombstones = new Map<string, Tombstone>();
+  /** Deleted event id -> deletion time. */
+  private deletedEventIds = new Map<string, number>();
   private closed = false;
+  private readonly lookup: TombstoneLookup = {
+    tombstone: (kind, id) => this.tombstones.get(`${kind}:${id}`),
+    eventDeleted: (id) => this.deletedEventIds.has(id),
+  };
 
   private open(): void {
     if (this.closed) throw new Error('MemoryStore is closed');
@@ -77,6 +97,7 @@ export class MemoryStore implements Store {
     for (const it of items) {
       if (!this.items.has(it.id)) this.sortedItemIds = null;
       this.items.set(it.id, copy(it));
+      this.tombstones.delete(`item:${it.id}`);
     }
     return { written: items.length, duplicates: 0 };
   }
@@ -97,10 +118,13 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async deleteItem(id: string): Promise<boolean> {
+  async deleteItem(id: string, opts: { atMs?: number } = {}): Promise<boolean> {
     this.open();
     const had = this.items.delete(id);
-    if (had) this.sortedItemIds = null;
+    if (had) {
+      this.sortedItemIds = null;
+      this.tombstones.set(`item:${id}`, { kind: 'item', id, deletedAtMs: opts.atMs ?? Date.now(), active: true });
+    }
     return had;
   }
 
@@ -133,7 +157,11 @@ export class MemoryStore implements Store {
         throw new ValidationError(`users[${i}].id must be a non-empty string`, [{ path: `users[${i}].id`, message: 'must be a non-empty string' }]);
       }
     });
-    for (const u of users) this.users.set(u.id, copy(u));
+    for (const u of users) {
+      this.users.set(u.id, copy(u));
+      const t = this.tombstones.get(`user:${u.id}`);
+      if (t) t.active = false;
+    }
     return { written: users.length, duplicates: 0 };
   }
 
@@ -143,7 +171,7 @@ export class MemoryStore implements Store {
     return u && copy(u);
   }
 
-  async deleteUser(id: string): Promise<boolean> {
+  async deleteUser(id: string, opts: { atMs?: number } = {}): Promise<boolean> {
     this.open();
     const had = this.users.delete(id);
     const evs = this.byUser.get(id);
@@ -152,7 +180,52 @@ export class MemoryStore implements Store {
       for (const e of evs) this.eventIds.delete(e.id);
       this.log = this.log.filter((e) => e.userId !== id);
     }
-    return had;
+    if (!had && !evs) return false;
+    for (const [rid, imp] of this.impressions) if (imp.userId === id) this.impressions.delete(rid);
+    this.tombstones.set(`user:${id}`, { kind: 'user', id, deletedAtMs: opts.atMs ?? Date.now(), active: true });
+    return true;
+  }
+
+  async getTombstone(kind: Tombstone['kind'], id: string): Promise<Tombstone | undefined> {
+    this.open();
+    const t = this.tombstones.get(`${kind}:${id}`);
+    return t && { ...t };
+  }
+
+  async findEvents(opts: EventFindOptions): Promise<StoredEvent[]> {
+    this.open();
+    if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > MAX_SCAN_BATCH) {
+      throw new ValidationError(`limit must be an integer in 1..${MAX_SCAN_BATCH}`, [{ path: 'limit', message: `must be in 1..${MAX_SCAN_BATCH}` }]);
+    }
+    const out: StoredEvent[] = [];
+    const after = opts.afterSeq ?? 0;
+    for (const e of opts.userId !== undefined ? (this.byUser.get(opts.userId) ?? []) : this.log) {
+      if (e.seq <= after || !matchesSelection(e, opts)) continue;
+      out.push(copy(e));
+      if (out.length === opts.limit) break;
+    }
+    return out;
+  }
+
+  async deleteEvents(selection: EventDeletion, opts: { atMs?: number } = {}): Promise<number> {
+    this.open();
+    checkEventDeletion(selection);
+    const ids = selection.ids && new Set(selection.ids);
+    const gone = (e: StoredEvent): boolean => (ids === undefined || ids.has(e.id)) && matchesSelection(e, selection);
+    const at = opts.atMs ?? Date.now();
+    const before = this.log.length;
+    this.log = this.log.filter((e) => {
+      if (!gone(e)) return true;
+      this.eventIds.delete(e.id);
+      this.deletedEventIds.set(e.id, at);
+      return false;
+    });
+    for (const [u, list] of this.byUser) {
+      const kept = list.filter((e) => !gone(e));
+      if (kept.length === 0) this.byUser.delete(u);
+      else if (kept.length !== list.length) this.byUser.set(u, kept);
+    }
+    return before - this.log.length;
   }
 
   async countUsers(): Promise<number> {
@@ -164,9 +237,16 @@ export class MemoryStore implements Store {
     this.open();
     events.forEach(checkEvent); // all-or-nothing: validate the whole batch before writing any row
     const newEvents: StoredEvent[] = [];
+    const refused: RefusedEvent[] = [];
     let duplicates = 0;
     const seen = new Set<string>();
-    for (const e of events) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const refusal = refusalOf(e, i, this.lookup);
+      if (refusal) {
+        refused.push(refusal);
+        continue;
+      }
       if (this.eventIds.has(e.id) || seen.has(e.id)) {
         duplicates++;
         continue;
@@ -182,7 +262,7 @@ export class MemoryStore implements Store {
       list.push(s);
     }
     this.seq += newEvents.length;
-    return { written: newEvents.length, duplicates, newEvents: newEvents.map(copy) };
+    return { written: newEvents.length, duplicates, newEvents: newEvents.map(copy), refused };
   }
 
   async *scanEvents(opts: EventScanOptions = {}): AsyncIterable<StoredEvent[]> {

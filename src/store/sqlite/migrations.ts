@@ -70,4 +70,36 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'tombstones, deleted event ids, maintained row counts, events by time',
+    sql: `
+      -- Deleted users and items: events for them are refused (see Store.appendEvents).
+      CREATE TABLE tombstones (
+        kind        TEXT NOT NULL,      -- 'user' | 'item'
+        id          TEXT NOT NULL,
+        deleted_at  INTEGER NOT NULL,   -- ms since epoch
+        active      INTEGER NOT NULL,   -- 1 until the entity is created again
+        PRIMARY KEY (kind, id)
+      ) WITHOUT ROWID;
+      -- Ids of events deleted one by one or by range: re-sending one is refused.
+      CREATE TABLE deleted_events (
+        id          TEXT PRIMARY KEY,
+        deleted_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX events_ts ON events(ts);
+
+      -- Row counts kept by triggers, so /healthz reads three rows instead of counting big tables.
+      CREATE TABLE row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO row_counts (name, n) SELECT 'items', COUNT(*) FROM items;
+      INSERT INTO row_counts (name, n) SELECT 'users', COUNT(*) FROM users;
+      INSERT INTO row_counts (name, n) SELECT 'events', COUNT(*) FROM events;
+      CREATE TRIGGER items_count_ins AFTER INSERT ON items BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'items'; END;
+      CREATE TRIGGER items_count_del AFTER DELETE ON items BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'items'; END;
+      CREATE TRIGGER users_count_ins AFTER INSERT ON users BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'users'; END;
+      CREATE TRIGGER users_count_del AFTER DELETE ON users BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'users'; END;
+      CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'events'; END;
+      CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'events'; END;
+    `,
+  },
 ];

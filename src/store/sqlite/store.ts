@@ -16,12 +16,18 @@ import type { Event, Item, User } from '../../core/schemas.js';
 import { ValidationError } from '../../core/errors.js';
 import type {
   AppendResult,
+  EventDeletion,
+  EventFindOptions,
+  EventQuery,
   EventScanOptions,
   Impression,
+  RefusedEvent,
   Store,
   StoredEvent,
+  Tombstone,
   WriteResult,
 } from '../types.js';
+import { checkEventDeletion, refusalOf, type TombstoneLookup } from '../tombstones.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { ImpressionWriter, type ImpressionValues } from './impression-writer.js';
 
@@ -208,20 +214,28 @@ export class SqliteStore implements Store {
       getItem: db.prepare('SELECT * FROM items WHERE id = ?'),
       deleteItem: db.prepare('DELETE FROM items WHERE id = ?'),
       scanItems: db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
-      countItems: db.prepare('SELECT COUNT(*) AS n FROM items').pluck(),
+      countItems: db.prepare("SELECT n FROM row_counts WHERE name = 'items'").pluck(),
       upsertUser: db.prepare(`INSERT INTO users (id, attributes, created_at) VALUES (?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET attributes = excluded.attributes, created_at = excluded.created_at`),
       getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       deleteUserEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
-      countUsers: db.prepare('SELECT COUNT(*) AS n FROM users').pluck(),
+      countUsers: db.prepare("SELECT n FROM row_counts WHERE name = 'users'").pluck(),
+      deleteUserImpressions: db.prepare('DELETE FROM impressions WHERE user_id = ?'),
+      getTombstone: db.prepare('SELECT deleted_at, active FROM tombstones WHERE kind = ? AND id = ?'),
+      setTombstone: db.prepare(`INSERT INTO tombstones (kind, id, deleted_at, active) VALUES (?, ?, ?, 1)
+        ON CONFLICT(kind, id) DO UPDATE SET deleted_at = excluded.deleted_at, active = 1`),
+      reviveUser: db.prepare("UPDATE tombstones SET active = 0 WHERE kind = 'user' AND id = ? AND active = 1"),
+      reviveItem: db.prepare("DELETE FROM tombstones WHERE kind = 'item' AND id = ?"),
+      anyTombstone: db.prepare('SELECT EXISTS (SELECT 1 FROM tombstones) OR EXISTS (SELECT 1 FROM deleted_events)').pluck(),
+      isDeletedEvent: db.prepare('SELECT 1 FROM deleted_events WHERE id = ?').pluck(),
       // ON CONFLICT(id) rather than INSERT OR IGNORE: OR IGNORE would also skip NOT NULL violations.
       insertEvent: db.prepare(`INSERT INTO events
         (id, user_id, item_id, type, value, ts, session_id, surface, request_id, position, context)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       scanEvents: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
       userEvents: db.prepare('SELECT * FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?'),
-      countEvents: db.prepare('SELECT COUNT(*) AS n FROM events').pluck(),
+      countEvents: db.prepare("SELECT n FROM row_counts WHERE name = 'events'").pluck(),
       lastSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck(),
       insertImpression: db.prepare(`INSERT INTO impressions
         (request_id, user_id, surface, ts, variant, item_ids, positions, scores, propensities, model_versions)
@@ -241,6 +255,7 @@ export class SqliteStore implements Store {
 
   async upsertItems(items: Item[]): Promise<WriteResult> {
     const stmt = this.s.upsertItem;
+    const revive = this.s.reviveItem;
     this.db.transaction(() => {
       for (const it of items) {
         stmt.run(
@@ -254,6 +269,7 @@ export class SqliteStore implements Store {
           it.available ? 1 : 0,
           it.expiresAt ?? null,
         );
+        revive.run(it.id);
       }
     })();
     return { written: items.length, duplicates: 0 };
@@ -274,8 +290,12 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async deleteItem(id: string): Promise<boolean> {
-    return this.s.deleteItem.run(id).changes > 0;
+  async deleteItem(id: string, opts: { atMs?: number } = {}): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.s.deleteItem.run(id).changes === 0) return false;
+      this.s.setTombstone.run('item', id, opts.atMs ?? Date.now());
+      return true;
+    })();
   }
 
   async scanItems(opts: { afterId?: string; limit?: number } = {}): Promise<Item[]> {
@@ -291,8 +311,12 @@ export class SqliteStore implements Store {
 
   async upsertUsers(users: User[]): Promise<WriteResult> {
     const stmt = this.s.upsertUser;
+    const revive = this.s.reviveUser;
     this.db.transaction(() => {
-      for (const u of users) stmt.run(u.id, JSON.stringify(u.attributes), u.createdAt);
+      for (const u of users) {
+        stmt.run(u.id, JSON.stringify(u.attributes), u.createdAt);
+        revive.run(u.id);
+      }
     })();
     return { written: users.length, duplicates: 0 };
   }
@@ -303,15 +327,26 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Deletes the user row and every event of the user in one transaction. Events may name users that
-   * were never upserted, so "existed" means: a user row or at least one event was removed.
+   * Deletes the user row, every event and impression of the user and leaves the tombstone, in one
+   * transaction. Events may name users that were never upserted, so "existed" means: a user row or at
+   * least one event was removed. Queued impressions are written first so none of the user's survives.
    */
-  async deleteUser(id: string): Promise<boolean> {
+  async deleteUser(id: string, opts: { atMs?: number } = {}): Promise<boolean> {
+    this.flushImpressions();
+    await this.impressionWriter?.barrier();
     return this.db.transaction(() => {
       const events = this.s.deleteUserEvents.run(id).changes;
       const users = this.s.deleteUser.run(id).changes;
-      return events + users > 0;
+      if (events + users === 0) return false;
+      this.s.deleteUserImpressions.run(id);
+      this.s.setTombstone.run('user', id, opts.atMs ?? Date.now());
+      return true;
     })();
+  }
+
+  async getTombstone(kind: Tombstone['kind'], id: string): Promise<Tombstone | undefined> {
+    const r = this.s.getTombstone.get(kind, id) as { deleted_at: number; active: number } | undefined;
+    return r ? { kind, id, deletedAtMs: r.deleted_at, active: r.active === 1 } : undefined;
   }
 
   async countUsers(): Promise<number> {
@@ -323,8 +358,17 @@ export class SqliteStore implements Store {
   async appendEvents(events: Event[]): Promise<AppendResult> {
     const stmt = this.s.insertEvent;
     const newEvents: StoredEvent[] = [];
+    const refused: RefusedEvent[] = [];
     this.db.transaction(() => {
-      for (const e of events) {
+      // The common case (nothing was ever deleted) costs one query per batch, not three per event.
+      const lookup: TombstoneLookup | undefined = this.s.anyTombstone.get() ? this.tombstoneLookup() : undefined;
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
+        const refusal = lookup && refusalOf(e, i, lookup);
+        if (refusal) {
+          refused.push(refusal);
+          continue;
+        }
         const r = stmt.run(
           e.id,
           e.userId,
@@ -341,7 +385,57 @@ export class SqliteStore implements Store {
         if (r.changes > 0) newEvents.push({ ...e, seq: Number(r.lastInsertRowid) });
       }
     })();
-    return { written: newEvents.length, duplicates: events.length - newEvents.length, newEvents };
+    return { written: newEvents.length, duplicates: events.length - newEvents.length - refused.length, newEvents, refused };
+  }
+
+  /** Tombstone reads for one appendEvents transaction (memoised per id: batches repeat users). */
+  private tombstoneLookup(): TombstoneLookup {
+    const s = this.s;
+    const memo = new Map<string, Tombstone | null>();
+    const get = (kind: Tombstone['kind'], id: string): Tombstone | undefined => {
+      const key = `${kind}\u0000${id}`;
+      let t = memo.get(key);
+      if (t === undefined) {
+        const r = s.getTombstone.get(kind, id) as { deleted_at: number; active: number } | undefined;
+        t = r ? { kind, id, deletedAtMs: r.deleted_at, active: r.active === 1 } : null;
+        memo.set(key, t);
+      }
+      return t ?? undefined;
+    };
+    return { tombstone: get, eventDeleted: (id) => s.isDeletedEvent.get(id) !== undefined };
+  }
+
+  /** WHERE clause and parameters of an event query (user, item, time range, seq). */
+  private eventWhere(q: EventQuery & { afterSeq?: number; ids?: string[] }): { where: string; params: (string | number)[] } {
+    const conds: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.ids !== undefined) {
+      conds.push(`id IN (${q.ids.map(() => '?').join(', ')})`);
+      params.push(...q.ids);
+    }
+    if (q.userId !== undefined) (conds.push('user_id = ?'), params.push(q.userId));
+    if (q.itemId !== undefined) (conds.push('item_id = ?'), params.push(q.itemId));
+    if (q.fromMs !== undefined) (conds.push('ts >= ?'), params.push(q.fromMs));
+    if (q.toMs !== undefined) (conds.push('ts < ?'), params.push(q.toMs));
+    if (q.afterSeq !== undefined) (conds.push('seq > ?'), params.push(q.afterSeq));
+    return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
+  }
+
+  async findEvents(opts: EventFindOptions): Promise<StoredEvent[]> {
+    const limit = boundedInt(opts.limit, opts.limit, SCAN_LIMITS.maxBatch, 'limit');
+    const { where, params } = this.eventWhere(opts);
+    const rows = this.db.prepare(`SELECT * FROM events ${where} ORDER BY seq LIMIT ?`).all(...params, limit) as EventRow[];
+    return rows.map(eventFromRow);
+  }
+
+  async deleteEvents(selection: EventDeletion, opts: { atMs?: number } = {}): Promise<number> {
+    checkEventDeletion(selection);
+    const { where, params } = this.eventWhere(selection);
+    const at = opts.atMs ?? Date.now();
+    return this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO deleted_events (id, deleted_at) SELECT id, ? FROM events ${where} ON CONFLICT(id) DO NOTHING`).run(at, ...params);
+      return this.db.prepare(`DELETE FROM events ${where}`).run(...params).changes;
+    })();
   }
 
   async *scanEvents(opts: EventScanOptions = {}): AsyncIterable<StoredEvent[]> {
