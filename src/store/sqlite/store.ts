@@ -413,11 +413,16 @@ export class SqliteStore implements Store {
       conds.push(`id IN (${q.ids.map(() => '?').join(', ')})`);
       params.push(...q.ids);
     }
-    if (q.userId !== undefined) (conds.push('user_id = ?'), params.push(q.userId));
-    if (q.itemId !== undefined) (conds.push('item_id = ?'), params.push(q.itemId));
-    if (q.fromMs !== undefined) (conds.push('ts >= ?'), params.push(q.fromMs));
-    if (q.toMs !== undefined) (conds.push('ts < ?'), params.push(q.toMs));
-    if (q.afterSeq !== undefined) (conds.push('seq > ?'), params.push(q.afterSeq));
+    const add = (cond: string, value: string | number | undefined): void => {
+      if (value === undefined) return;
+      conds.push(cond);
+      params.push(value);
+    };
+    add('user_id = ?', q.userId);
+    add('item_id = ?', q.itemId);
+    add('ts >= ?', q.fromMs);
+    add('ts < ?', q.toMs);
+    add('seq > ?', q.afterSeq);
     return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
   }
 
