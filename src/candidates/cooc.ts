@@ -133,6 +133,14 @@ export class CooccurrenceIndex {
     if (!(config.alpha >= 0 && config.alpha <= 1)) throw new RangeError(`cooc alpha must be in [0, 1], got ${config.alpha}`);
   }
 
+  /** Takes over other's counts (a rebuilt copy with the same config); other must not be used afterwards. */
+  adopt(other: CooccurrenceIndex): void {
+    this.rows = other.rows;
+    this.occurrences = other.occurrences;
+    this.invNormA = other.invNormA;
+    this.pairs = other.pairs;
+  }
+
   /** Records one occurrence of item i together with the distinct items window[0..count). */
   observe(itemIx: number, window: Int32Array, count: number): void {
     this.occurrences = ensureLength(this.occurrences, itemIx + 1);

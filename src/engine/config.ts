@@ -119,6 +119,12 @@ export const EngineConfig = z.strictObject({
   excludeConsumed: SurfaceFlags.prefault({}),
   /** Events per batch when warming up from the store. */
   warmBatchSize: z.number().int().min(1).max(100_000).default(5_000),
+  /**
+   * Event times later than now + this are replayed as now + this (warm-up, rebuilds, live). Ingest rejects
+   * them already (config `ingest.maxFutureSkewMs`, which serve and demo pass here); this keeps an older
+   * log that holds far-future events from dominating trending after a restart.
+   */
+  maxFutureSkewMs: z.number().int().min(0).max(7 * 86_400_000).default(5 * 60_000),
 });
 export type EngineConfigInput = z.input<typeof EngineConfig>;
 export type EngineConfig = z.output<typeof EngineConfig>;

@@ -53,6 +53,7 @@ import { MultiObjectiveRanker, NUM_RANK_FEATURES, RankFeatures, RANK_FEATURES, t
 import type { MergedList } from '../candidates/index.js';
 import type { Store } from '../store/types.js';
 import type { EngineConfig } from './config.js';
+import { OnlineRebuilder, applyEvents, type RebuildReport, type ReplayOptions } from './rebuild.js';
 import type { Engine, RecommendRequest, RecommendResponse, RecommendedItem } from './types.js';
 
 const SERVED_SURFACES: ReadonlySet<string> = new Set(['home', 'next', 'similar', 'trending', 'fresh']);
@@ -126,6 +127,8 @@ export class OnlineEngine implements Engine {
   private current: UserHistory | undefined;
   private currentSessionKey: string | undefined;
   private closed = false;
+  /** Rebuilds histories, counters and co-occurrences from the store after deletions (rebuild.ts). */
+  private readonly rebuilder: OnlineRebuilder;
 
   constructor(
     readonly store: Store,
@@ -285,6 +288,30 @@ export class OnlineEngine implements Engine {
       fresh: [{ source: fresh, quota: Q }],
     };
     for (const t of Object.values(this.tiers)) if (t.length > MAX_TIERS) throw new Error('too many tiers');
+    this.rebuilder = new OnlineRebuilder({
+      store,
+      features: this.features,
+      cooc: this.cooc,
+      warmBatchSize: config.warmBatchSize,
+      emptyState: () => ({
+        features: new OnlineFeatures(this.features.config, { catalog: this.features.catalog, users: this.features.users }),
+        cooc: new CooccurrenceIndex(config.cooc),
+      }),
+      replayOptions: (skip) => this.replayOptions(skip),
+    });
+  }
+
+  private replayOptions(skipThroughSeq: number): ReplayOptions {
+    return { window: this.window, windowMs: this.config.cooc.windowMs, maxTimeMs: this.clock.nowMs() + this.config.maxFutureSkewMs, skipThroughSeq };
+  }
+
+  /**
+   * Replays the store's event log into fresh online state and swaps it in (see rebuild.ts): after events
+   * were deleted from the store, the counters, histories and co-occurrences no longer hold them. Serving
+   * continues meanwhile; concurrent calls share at most one extra replay.
+   */
+  rebuildOnline(): Promise<RebuildReport> {
+    return this.rebuilder.rebuild();
   }
 
   /** Loads the catalog and replays the event log (in seq order, bounded batches). */
@@ -331,17 +358,8 @@ export class OnlineEngine implements Engine {
   }
 
   onEvents(events: Event[]): void {
-    const f = this.features;
-    const windowMs = this.config.cooc.windowMs;
-    for (const e of events) {
-      const r = f.resolve(e);
-      if (r.weight > 0) {
-        // Pair with the session's earlier items before this event joins the history.
-        const k = f.histories.sessionWindow(r.userIx, r.itemIx, r.sessionKey, r.tMs, windowMs, this.window);
-        if (k >= 0) this.cooc.observe(r.itemIx, this.window, k);
-      }
-      f.apply(r);
-    }
+    this.rebuilder.observe(events);
+    applyEvents(this, events, this.replayOptions(this.rebuilder.skipThroughSeq));
   }
 
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {

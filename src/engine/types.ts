@@ -54,6 +54,11 @@ export interface Engine {
   onUserDeleted(userId: string): void;
   /** Called after events are durably written (duplicates already removed): updates counters at once. */
   onEvents(events: Event[]): void;
+  /**
+   * Rebuilds the event-derived online state from the store (after events were deleted there) and swaps
+   * it in; serving continues meanwhile. Resolves with what was replayed.
+   */
+  rebuildOnline(): Promise<{ events: number; lastSeq: number; ms: number }>;
   /** Answers a surface and records the impression in the store. Throws NotFoundError for unknown ids where required. */
   recommend(req: RecommendRequest): Promise<RecommendResponse>;
   /** Item-to-item: the `similar` surface for anonymous callers. */

@@ -7,6 +7,13 @@
  * the ordering of items by decayed value is the ordering by g — a top-n scan needs no exponentials.
  * value(t) = g · 2^{-(t - L)/halfLife}. The landmark moves forward (rescaling every slot once) before
  * the exponent could overflow a double.
+ *
+ * Numerical safety for any finite input: an update's exponent is at most REBASE_HALF_LIVES (a later event
+ * moves the landmark to its own time first), so g stays far below the double range; the read side
+ * evaluates at max(now, landmark), so the factor 2^{-(now - L)/halfLife} is in (0, 1] and no score can
+ * become Infinity or NaN (0 · ∞) even when the landmark lies ahead of the clock. What an event far in the
+ * future does to the *ranking* (it outweighs everything before it) is kept out upstream: ingest rejects
+ * timestamps beyond the accepted window and the engine clamps replayed ones to the replay time.
  */
 import { ensureLength } from './arrays.js';
 
@@ -47,20 +54,41 @@ export class DecayedCounters {
     return this.maxKeySeen;
   }
 
-  /** Decayed value of slot ix at time nowMs. */
+  /** Decayed value of slot ix at time nowMs (at the landmark when nowMs is before it). */
   valueAt(ix: number, nowMs: number): number {
     if (ix >= this.g.length) return 0;
-    return this.g[ix] * Math.pow(2, (this.landmarkMs - nowMs) * this.invHalfLife);
+    return this.g[ix] * this.factorAt(nowMs);
   }
 
-  /** The factor turning a `rank` key into the value at nowMs (value = key · factor). */
+  /**
+   * The factor turning a `rank` key into the value at nowMs (value = key · factor), in (0, 1]: a clock
+   * behind the landmark reads the values at the landmark instead of amplifying them.
+   */
   factorAt(nowMs: number): number {
-    return Math.pow(2, (this.landmarkMs - nowMs) * this.invHalfLife);
+    const dt = nowMs - this.landmarkMs;
+    return dt > 0 ? Math.pow(2, -dt * this.invHalfLife) : Number.isNaN(dt) ? 0 : 1;
+  }
+
+  /** The landmark (ms): the time keys are relative to. */
+  get landmark(): number {
+    return this.landmarkMs;
   }
 
   /** A time-invariant ranking key: larger key ⇔ larger decayed value, at any common time. */
   key(ix: number): number {
     return ix < this.g.length ? this.g[ix] : 0;
+  }
+
+  /**
+   * Takes over other's state (a rebuilt copy with the same half-life); other must not be used afterwards.
+   * Counts as a rebase: cached keys are stale.
+   */
+  adopt(other: DecayedCounters): void {
+    if (other.halfLifeMs !== this.halfLifeMs) throw new RangeError(`cannot adopt counters with half-life ${other.halfLifeMs} into ${this.halfLifeMs}`);
+    this.g = other.g;
+    this.landmarkMs = other.landmarkMs;
+    this.maxKeySeen = other.maxKeySeen;
+    this.rebases++;
   }
 
   /** Forgets slot ix (e.g. a deleted item). */

@@ -39,6 +39,29 @@ test('decayed counters stay finite over thousands of half-lives (landmark rebase
   assert.throws(() => new DecayedCounters(0), RangeError);
 });
 
+test('decayed counters: any finite input (year 275760, 1970, a clock behind the landmark) gives finite values', () => {
+  const c = new DecayedCounters(24 * H);
+  const rng = new Rng(3);
+  const times = [0, T0, 8.64e15, T0 + 7 * 24 * H, 1, 8.64e15 - 1, T0 - 3 * 365 * 24 * H];
+  let total = 0;
+  for (let k = 0; k < 2_000; k++) {
+    const w = (rng.next() - 0.3) * 200;
+    total += Math.abs(w);
+    c.add(rng.int(50), w, times[rng.int(times.length)]);
+  }
+  for (const now of [0, T0, 8.64e15, -1e15, 1e300]) {
+    const f = c.factorAt(now);
+    assert.ok(f >= 0 && f <= 1, `factor at ${now} is ${f}`);
+    for (let ix = 0; ix < 60; ix++) {
+      const v = c.valueAt(ix, now);
+      assert.ok(Number.isFinite(v) && Math.abs(v) <= total, `value ${v} at ${now}`);
+      assert.ok(Number.isFinite(c.key(ix) * f));
+    }
+  }
+  assert.ok(Number.isFinite(c.maxKey));
+  assert.equal(c.factorAt(NaN), 0);
+});
+
 test('history ring keeps the last N, sessions split on id change or gap, windows skip negatives and repeats', () => {
   const hs = new UserHistories({ size: 4, sessionGapMs: 30 * 60_000, maxConsumed: 3, hardNegativeWeight: -2 });
   const out = new Int32Array(5);

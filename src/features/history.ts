@@ -85,7 +85,7 @@ export class UserHistory {
 }
 
 export class UserHistories {
-  private readonly byUser: (UserHistory | undefined)[] = [];
+  private byUser: (UserHistory | undefined)[] = [];
 
   constructor(readonly config: HistoryConfig) {
     if (!(config.size >= 1 && config.size <= 10_000)) throw new RangeError(`history size must be in 1..10000, got ${config.size}`);
@@ -167,6 +167,11 @@ export class UserHistories {
   }
 
   /** Forgets a user's history (user deleted). */
+  /** Takes over other's histories (a rebuilt copy); other must not be used afterwards. */
+  adopt(other: UserHistories): void {
+    this.byUser = other.byUser;
+  }
+
   clear(userIx: number): void {
     this.byUser[userIx] = undefined;
   }

@@ -47,6 +47,14 @@ export class ItemStats {
   get(a: Float32Array, ix: number): number {
     return ix < a.length ? a[ix] : 0;
   }
+
+  /** Takes over other's counts (a rebuilt copy). */
+  adopt(other: ItemStats): void {
+    this.positives = other.positives;
+    this.completes = other.completes;
+    this.skips = other.skips;
+    this.likes = other.likes;
+  }
 }
 
 export interface FeaturesConfig {
@@ -80,9 +88,18 @@ export interface ResolvedEvent {
   creatorAction: 'block' | 'follow' | undefined;
 }
 
+/**
+ * The id maps and catalog a rebuilt copy shares with the live features, so every dense index (item, user,
+ * creator, tag) stays the same across a rebuild and models' index tables stay valid.
+ */
+export interface SharedIndexes {
+  catalog: Catalog;
+  users: IdMap;
+}
+
 export class OnlineFeatures {
-  readonly catalog = new Catalog();
-  readonly users = new IdMap();
+  readonly catalog: Catalog;
+  readonly users: IdMap;
   readonly histories: UserHistories;
   /** Weighted, decayed engagement per item (negative feedback subtracts). */
   readonly trending: DecayedCounters;
@@ -99,7 +116,9 @@ export class OnlineFeatures {
   private readonly followTypes: ReadonlySet<string>;
   eventsApplied = 0;
 
-  constructor(readonly config: FeaturesConfig = DEFAULT_FEATURES_CONFIG) {
+  constructor(readonly config: FeaturesConfig = DEFAULT_FEATURES_CONFIG, shared?: SharedIndexes) {
+    this.catalog = shared?.catalog ?? new Catalog();
+    this.users = shared?.users ?? new IdMap();
     this.weights = new Map(Object.entries(config.eventWeights));
     this.histories = new UserHistories(config.history);
     this.trending = new DecayedCounters(config.trendingHalfLifeMs);
@@ -141,6 +160,22 @@ export class OnlineFeatures {
       this.seenRebases = this.trending.rebases;
       this.trendingTop.rebuild(this.catalog.size, (ix) => this.trending.key(ix), -Infinity);
     } else this.trendingTop.update(r.itemIx, this.trending.key(r.itemIx));
+  }
+
+  /**
+   * Replaces the event-derived state (histories, counters, item stats, the trending list) with a copy
+   * rebuilt from the store over the same catalog and id maps (see SharedIndexes). Synchronous: no request
+   * sees a mix of the two.
+   */
+  adopt(other: OnlineFeatures): void {
+    if (other.catalog !== this.catalog || other.users !== this.users) throw new Error('adopt: the rebuilt features must share the catalog and user ids');
+    this.histories.adopt(other.histories);
+    this.trending.adopt(other.trending);
+    this.popularityLong.adopt(other.popularityLong);
+    this.itemStats.adopt(other.itemStats);
+    this.seenRebases = this.trending.rebases;
+    this.trendingTop.rebuild(this.catalog.size, (ix) => this.trending.key(ix), -Infinity);
+    this.eventsApplied = other.eventsApplied;
   }
 
   /** Forgets an item's engagement (deleted item). */

@@ -128,6 +128,9 @@ class Tally {
 /** Buffers trusted, already-shaped events and appends them one transaction per batch. */
 class EventSink {
   private buf: Event[] = [];
+  /** bufIndex/bufSource: [buf.length] where each buffered event came from, to report a refusal. */
+  private bufIndex: number[] = [];
+  private bufSource: string[] = [];
   private readonly idOk = new Map<string, string | undefined>();
   constructor(
     private readonly store: Store,
@@ -157,6 +160,8 @@ class EventSink {
       return;
     }
     this.buf.push(e);
+    this.bufIndex.push(index);
+    this.bufSource.push(source);
     if (this.buf.length >= this.batchSize) await this.flush();
   }
 
@@ -165,7 +170,14 @@ class EventSink {
     const r = await this.store.appendEvents(this.buf);
     this.tally.events += r.written;
     this.tally.duplicates += r.duplicates;
+    // Events of deleted users or items, or deleted ids, stay out (the store's tombstones).
+    this.tally.reject(r.refused.map((x) => ({
+      index: this.bufIndex[x.index],
+      issues: [{ path: `${this.bufSource[x.index]}[${this.bufIndex[x.index]}].${x.field}`, message: x.message }],
+    })));
     this.buf = [];
+    this.bufIndex = [];
+    this.bufSource = [];
   }
 }
 

@@ -5,9 +5,14 @@
  * filtered by the store before `onEvents` is called. Listeners run after the write is durable; an
  * exception from a listener propagates to the caller, but the rows stay stored (and a retry is a no-op
  * for the store), so listeners should not throw.
+ *
+ * Timestamps are checked against the accepted window (`time`, config `ingest`) at validation; events
+ * the store refuses because their user, item or id was deleted (tombstones) are reported as rejected
+ * rows with the store's reason at the field (`events[2].userId`), like any invalid row.
  */
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
+import { DEFAULT_INGEST_CONFIG, type IngestConfig } from '../core/config.js';
 import type { Item, User } from '../core/schemas.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import type { BatchResult } from './types.js';
@@ -22,10 +27,13 @@ export interface IngestListeners {
 
 export interface IngestorOptions {
   clock?: Clock;
+  /** Accepted time window of client timestamps (default: config defaults, reject beyond 5 min ahead). */
+  time?: IngestConfig;
 }
 
 export class Ingestor {
   private readonly clock: Clock;
+  private readonly time: IngestConfig;
 
   constructor(
     private readonly store: Store,
@@ -33,10 +41,11 @@ export class Ingestor {
     opts: IngestorOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.time = opts.time ?? DEFAULT_INGEST_CONFIG;
   }
 
   async ingestItems(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
-    const b = validateItems(rows, this.clock, opts);
+    const b = validateItems(rows, this.clock, { time: this.time, ...opts });
     const items = await this.keepCreatedAt(b.valid, b.hadCreatedAt, (ids) => this.store.getItems(ids));
     if (items.length > 0) {
       await this.store.upsertItems(items);
@@ -46,7 +55,7 @@ export class Ingestor {
   }
 
   async ingestUsers(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
-    const b = validateUsers(rows, this.clock, opts);
+    const b = validateUsers(rows, this.clock, { time: this.time, ...opts });
     const users = await this.keepCreatedAt(b.valid, b.hadCreatedAt, async (ids) => {
       const out = new Map<string, User>();
       for (const id of ids) {
@@ -63,11 +72,17 @@ export class Ingestor {
   }
 
   async ingestEvents(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
-    const b = validateEvents(rows, this.clock, opts);
+    const b = validateEvents(rows, this.clock, { time: this.time, ...opts });
     if (b.valid.length === 0) return { accepted: 0, duplicates: 0, rejected: b.rejected };
     const r = await this.store.appendEvents(b.valid);
     if (r.newEvents.length > 0) this.listeners.onEvents?.(r.newEvents);
-    return { accepted: b.valid.length, duplicates: r.duplicates, rejected: b.rejected };
+    if (r.refused.length === 0) return { accepted: b.valid.length, duplicates: r.duplicates, rejected: b.rejected };
+    const refused = r.refused.map((x) => {
+      const index = b.validIndexes[x.index];
+      return { index, issues: [{ path: `events[${index}].${x.field}`, message: x.message }] };
+    });
+    const rejected = [...b.rejected, ...refused].sort((a, c) => a.index - c.index);
+    return { accepted: b.valid.length - refused.length, duplicates: r.duplicates, rejected };
   }
 
   /** An update that omits createdAt keeps the stored one, so re-sending a catalog does not make it "fresh". */

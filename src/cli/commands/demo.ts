@@ -151,7 +151,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     let dataset: DemoDataset;
     let generated = false;
     if (existing) {
-      dataset = JSON.parse(existing) as DemoDataset;
+      // Counts from the store as it is now (deletions and later ingests included), not as generated.
+      const counts = { users: await store.countUsers(), items: await store.countItems(), events: await store.countEvents() };
+      dataset = { ...(JSON.parse(existing) as DemoDataset), ...counts };
       log(`reusing demo data in ${base.dataDir} (${dataset.items} items, ${dataset.users} users, ${dataset.events} events);`);
       log('  the size and seed options apply to the first run only: delete the data dir to generate anew');
     } else if (!(await store.getMeta(LOADING_KEY)) && ((await store.countItems()) > 0 || (await store.countEvents()) > 0)) {
@@ -183,7 +185,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     const stopRegistry = attachRegistry(engine as OnlineEngine, base.dataDir, log);
     const tEngine = performance.now();
     const search = new LiveSearch(engine);
-    const ingestor = new Ingestor(store, search.listeners());
+    const ingestor = new Ingestor(store, search.listeners(), { time: config.ingest });
     let server: RunningServer;
     try {
       server = await startServer({ engine, ingestor, config, logRequests: opts.logger, search });

@@ -65,7 +65,7 @@ export function register(program: Command): void {
         const s = engine.stats();
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
         const search = o.search ? new LiveSearch(engine) : undefined;
-        const ingestor = new Ingestor(store, search ? search.listeners() : engine);
+        const ingestor = new Ingestor(store, search ? search.listeners() : engine, { time: config.ingest });
         const server = await startServer({ engine, ingestor, config, logRequests: o.log, search });
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
         if (search) {
