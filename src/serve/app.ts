@@ -23,6 +23,10 @@ import {
   BatchResultSchema,
   DeletedBody,
   EventBatch,
+  EventDeletionBody,
+  EventsDeletedBody,
+  EventsPage,
+  EventsQuery,
   HealthBody,
   IdParams,
   ItemBatch,
@@ -234,7 +238,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     }),
     defineRoute({
       method: 'DELETE', url: '/v1/items/:id', access: 'admin', tag: 'catalog', operationId: 'deleteItem',
-      summary: 'Delete one item (its past events stay in the log)', params: IdParams,
+      summary: 'Delete one item (its past events stay in the log; new events for it are refused until it is upserted again)', params: IdParams,
       response: deleted, errors: [400, 401, 403, 404],
       handler: async ({ params }) => {
         if (!(await store.deleteItem(params.id))) {
@@ -259,14 +263,59 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     }),
     defineRoute({
       method: 'DELETE', url: '/v1/users/:id', access: 'admin', tag: 'catalog', operationId: 'deleteUser',
-      summary: 'Delete one user and all of their events', params: IdParams,
+      summary: 'Delete one user, all of their events and impressions (GDPR erasure)',
+      description:
+        'Leaves a tombstone: later events for the user are refused until POST /v1/users creates it again, and events dated at or before the deletion stay refused after that. Answers once the online state was rebuilt without the user.',
+      params: IdParams,
       response: deleted, errors: [400, 401, 403, 404],
       handler: async ({ params }) => {
         if (!(await store.deleteUser(params.id))) {
           throw notFound('user', params.id);
         }
         engine.onUserDeleted(params.id);
+        // Counters and co-occurrences the user's events fed are recomputed without them before answering.
+        await engine.rebuildOnline();
         return { id: params.id, deleted: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/events', access: 'admin', tag: 'events', operationId: 'findEvents',
+      summary: 'Find stored events by user, item and time range (admin; paged by log position)',
+      query: EventsQuery,
+      response: { status: 200, name: 'EventsPage', schema: EventsPage, description: 'Matching events in log order.' },
+      errors: [400, 401, 403],
+      handler: async ({ query }) => {
+        const events = await store.findEvents(query);
+        const full = events.length === query.limit;
+        return { events, ...(full ? { nextAfterSeq: events[events.length - 1].seq } : {}) };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/v1/events/:id', access: 'admin', tag: 'events', operationId: 'deleteEvent',
+      summary: 'Delete one event by id; the id is refused if sent again',
+      description: 'Answers once the online state was rebuilt without the event.',
+      params: IdParams,
+      response: deleted, errors: [400, 401, 403, 404],
+      handler: async ({ params }) => {
+        if ((await store.deleteEvents({ ids: [params.id] })) === 0) {
+          throw new NotFoundError(`event ${JSON.stringify(params.id)} not found`, [{ path: 'id', message: 'unknown event id' }]);
+        }
+        await engine.rebuildOnline();
+        return { id: params.id, deleted: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/events/delete', access: 'admin', tag: 'events', operationId: 'deleteEvents',
+      summary: 'Delete events by ids, user, item and/or time range; their ids are refused if sent again',
+      description: 'All given criteria must hold (fromMs ≤ timestamp < toMs). Answers once the online state was rebuilt from the remaining log.',
+      body: { name: 'EventDeletion', schema: EventDeletionBody },
+      response: { status: 200, name: 'EventsDeleted', schema: EventsDeletedBody, description: 'How many events were deleted.' },
+      errors: [400, 401, 403, 413, 415],
+      handler: async ({ body }) => {
+        const selection = parseWith(EventDeletionBody, body, 'request body');
+        const count = await store.deleteEvents(selection);
+        const r = await engine.rebuildOnline();
+        return { deleted: count, rebuild: { events: r.events, ms: Math.round(r.ms) } };
       },
     }),
     defineRoute({
@@ -303,9 +352,10 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       summary: 'Liveness and catalog counts',
       response: { status: 200, name: 'Health', schema: HealthBody, description: 'Serving.' },
       errors: [],
+      // What the store holds: maintained counts (three one-row reads), deletions subtracted.
       handler: async () => {
-        const s = engine.stats();
-        return { status: 'ok' as const, items: s.items, users: s.users, events: s.events };
+        const [items, users, events] = await Promise.all([store.countItems(), store.countUsers(), store.countEvents()]);
+        return { status: 'ok' as const, items, users, events };
       },
     }),
     defineRoute({

@@ -114,11 +114,62 @@ export const StoredUser = UserInput.extend({ createdAt: z.number().int() });
 
 export const DeletedBody = z.object({ id: z.string(), deleted: z.literal(true) });
 
+/** A non-negative integer in a query string: digits only (no signs, exponents or blanks). */
+function queryInt(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a non-negative integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+/** Most events one GET /v1/events page returns. */
+export const MAX_EVENTS_PAGE = 1_000;
+
+export const EventsQuery = z.strictObject({
+  userId: Id.optional().meta({ description: "Only this user's events" }),
+  itemId: Id.optional().meta({ description: 'Only events on this item' }),
+  fromMs: queryInt(0, 8.64e15).optional().meta({ description: 'Only events at or after this time (ms since the epoch)' }),
+  toMs: queryInt(0, 8.64e15).optional().meta({ description: 'Only events before this time (ms since the epoch)' }),
+  afterSeq: queryInt(0, Number.MAX_SAFE_INTEGER).optional().meta({ description: 'Paging: only events after this log position (the previous page\'s nextAfterSeq)' }),
+  limit: queryInt(1, MAX_EVENTS_PAGE).default(100).meta({ description: `Events per page, 1..${MAX_EVENTS_PAGE}` }),
+});
+
+const Ms = z.number().int('must be an integer').min(0).max(8.64e15);
+
+export const EventDeletionBody = z
+  .strictObject({
+    ids: z.array(Id).min(1).max(10_000).optional().meta({ description: 'Event ids to delete (at most 10,000)' }),
+    userId: Id.optional(),
+    itemId: Id.optional(),
+    fromMs: Ms.optional().meta({ description: 'Events at or after this time (ms since the epoch)' }),
+    toMs: Ms.optional().meta({ description: 'Events before this time (ms since the epoch)' }),
+  })
+  .meta({ description: 'Which events to delete: ids and/or criteria, all of which must hold; an empty selection is refused.' });
+
+export const StoredEventSchema = EventInput.extend({
+  id: z.string(),
+  timestamp: z.number().int(),
+  seq: z.number().int().meta({ description: 'Position in the append-only log' }),
+});
+
+export const EventsPage = z.object({
+  events: z.array(StoredEventSchema),
+  nextAfterSeq: z.number().int().optional().meta({ description: 'Pass as afterSeq for the next page; absent on the last page' }),
+});
+
+export const EventsDeletedBody = z.object({
+  deleted: z.number().int().meta({ description: 'Events removed from the log (their ids are refused from now on)' }),
+  rebuild: z
+    .object({ events: z.number().int(), ms: z.number() })
+    .meta({ description: 'The online state was rebuilt from the remaining log before this response: events replayed, time taken' }),
+});
+
 export const HealthBody = z.object({
   status: z.literal('ok'),
-  items: z.number().int(),
-  users: z.number().int(),
-  events: z.number().int(),
+  items: z.number().int().meta({ description: 'Items in the catalog (the store)' }),
+  users: z.number().int().meta({ description: 'Users in the users table (ids seen only in events do not count)' }),
+  events: z.number().int().meta({ description: 'Events in the log, deletions subtracted' }),
 });
 
 // Compile-time guards: the documented response shapes must match the engine/ingest contracts.
