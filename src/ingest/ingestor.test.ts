@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../core/clock.js';
+import { DEFAULT_INGEST_CONFIG } from '../core/config.js';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { EventInput, LIMITS } from '../core/schemas.js';
 import { openStore } from '../store/index.js';
@@ -34,7 +35,8 @@ test('validateBatch: index offset, non-array and oversize batches name the field
 });
 
 test('validateEvents: derived ids are stable across retries when a timestamp is sent', () => {
-  const clock = new ManualClock(5_000);
+  const T = Date.UTC(2025, 0, 1); // after the explicit 2024 timestamp below (the future is out of the window)
+  const clock = new ManualClock(T);
   const rows = [{ userId: 'u', itemId: 'a', type: 'play', timestamp: 100, context: { b: 1, a: 'x' } }];
   const first = validateEvents(rows, clock).valid[0];
   clock.advance(1_000);
@@ -44,7 +46,7 @@ test('validateEvents: derived ids are stable across retries when a timestamp is 
   const other = validateEvents([{ ...rows[0], itemId: 'b' }], clock).valid[0];
   assert.notEqual(first.id, other.id);
   const noTs = validateEvents([{ userId: 'u', itemId: 'a', type: 'play' }], clock).valid[0];
-  assert.equal(noTs.timestamp, 6_000);
+  assert.equal(noTs.timestamp, T + 1_000);
   const explicit = validateEvents([{ id: 'mine', userId: 'u', itemId: 'a', type: 'play', timestamp: '2024-01-01T00:00:00Z' }], clock).valid[0];
   assert.equal(explicit.id, 'mine');
   assert.equal(explicit.timestamp, Date.parse('2024-01-01T00:00:00Z'));
@@ -95,5 +97,46 @@ test('Ingestor: updates without createdAt keep the stored one', async () => {
   assert.deepEqual([u?.attributes.age, u?.createdAt], [4, 1_000]);
   await ing.ingestItems([{ id: 'a', createdAt: 42 }]);
   assert.equal((await store.getItem('a'))?.createdAt, 42);
+  await store.close();
+});
+
+test('time window: the injected clock decides; reject names the field, clamp moves the value into the window', async () => {
+  const now = Date.UTC(2026, 5, 1);
+  const clock = new ManualClock(now);
+  const MIN = 60_000;
+  const rows = [
+    { id: 'ok', userId: 'u', itemId: 'a', type: 'play', timestamp: now + 4 * MIN },
+    { id: 'ahead', userId: 'u', itemId: 'a', type: 'play', timestamp: now + 6 * MIN },
+    { id: 'ancient', userId: 'u', itemId: 'a', type: 'play', timestamp: '1960-01-01T00:00:00Z' },
+    { id: 'max', userId: 'u', itemId: 'a', type: 'play', timestamp: 8.64e15 },
+  ];
+  const rejected = validateEvents(rows, clock);
+  assert.deepEqual(rejected.valid.map((e) => e.id), ['ok']);
+  assert.deepEqual(rejected.rejected.map((r) => [r.index, r.issues[0].path]), [[1, 'events[1].timestamp'], [2, 'events[2].timestamp'], [3, 'events[3].timestamp']]);
+  // The same rows a moment later (the clock moved): the 6-minute-ahead one fits.
+  clock.advance(2 * MIN);
+  assert.deepEqual(validateEvents(rows, clock).valid.map((e) => e.id), ['ok', 'ahead']);
+  clock.set(now);
+
+  const store = await openStore(':memory:');
+  const clamp = new Ingestor(store, {}, { clock, time: { ...DEFAULT_INGEST_CONFIG, timePolicy: 'clamp' } });
+  const r = await clamp.ingestEvents(rows);
+  assert.deepEqual([r.accepted, r.rejected.length], [4, 0]);
+  const stored = new Map((await store.findEvents({ limit: 10 })).map((e) => [e.id, e.timestamp]));
+  assert.deepEqual(Object.fromEntries(stored), { ok: now + 4 * MIN, ahead: now, ancient: 0, max: now });
+  const items = await clamp.ingestItems([
+    { id: 'far', createdAt: 8.64e15, expiresAt: 8.64e15 },
+    { id: 'scheduled', createdAt: now + 30 * 86_400_000 },
+  ]);
+  assert.equal(items.accepted, 2);
+  const far = await store.getItem('far');
+  assert.deepEqual([far?.createdAt, far?.expiresAt], [now, now + DEFAULT_INGEST_CONFIG.maxExpiresAheadMs]);
+  assert.equal((await store.getItem('scheduled'))?.createdAt, now + 30 * 86_400_000, 'a scheduled release within a year is kept');
+
+  const strict = new Ingestor(store, {}, { clock, time: { ...DEFAULT_INGEST_CONFIG, maxItemScheduleAheadMs: 0 } });
+  const u = await strict.ingestUsers([{ id: 'later', createdAt: now + 86_400_000 }]);
+  assert.deepEqual(u.rejected.map((x) => x.issues[0].path), ['users[0].createdAt']);
+  const it = await strict.ingestItems([{ id: 'soon', createdAt: now + 1 }]);
+  assert.match(it.rejected[0].issues[0].message, /ingest\.maxItemScheduleAheadMs/);
   await store.close();
 });
