@@ -70,6 +70,25 @@ test('second start reuses the data and the keys', async () => {
   assert.equal((rec.body as { items: unknown[] }).items.length, 20);
 });
 
+test('the restart line reports what the store holds: deletions subtracted, event-only ids not users', async () => {
+  const second = handles[1];
+  const admin = { authorization: `Bearer ${second.keys.admin}`, 'content-type': 'application/json' };
+  const gone = second.dataset.exampleUserId;
+  const own = (await fetch(`${second.url}/v1/events?userId=${encodeURIComponent(gone)}&limit=1000`, { headers: admin }).then((r) => r.json())) as { events: unknown[] };
+  assert.ok(own.events.length > 0);
+  assert.equal((await fetch(`${second.url}/v1/users/${encodeURIComponent(gone)}`, { method: 'DELETE', headers: { authorization: admin.authorization } })).status, 200);
+  const ghost = await fetch(`${second.url}/v1/events`, { method: 'POST', headers: admin, body: JSON.stringify([{ userId: 'ghost-only-in-events', itemId: second.dataset.exampleItemId, type: 'play' }]) });
+  assert.equal(((await ghost.json()) as { accepted: number }).accepted, 1);
+  const events = second.dataset.events - own.events.length + 1;
+  await second.close();
+  const lines: string[] = [];
+  const h = await startDemo({ dataDir: dir, port: 0, env, log: (m) => lines.push(m) });
+  handles.push(h);
+  assert.ok(lines.some((l) => l.includes(`(300 items, 199 users, ${events} events)`)), lines.join('\n'));
+  const health = await fetchJson(`${h.url}/healthz`);
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 199, events });
+});
+
 test('a data dir holding imported data is served as is, not mixed with synthetic rows', async () => {
   const own = mkdtempSync(join(tmpdir(), 'tastemaker-demo-own-'));
   try {

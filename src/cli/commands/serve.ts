@@ -62,8 +62,9 @@ export function register(program: Command): void {
         const t0 = performance.now();
         engine = await createEngine(store, { config: { ...config.engine, eventWeights: config.eventWeights } });
         attachRegistry(engine as OnlineEngine, config.dataDir, log);
-        const s = engine.stats();
-        log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.items} items, ${s.users} users, ${s.events} events`);
+        // What the store holds (maintained counts), not every id the event log mentions.
+        const counts = [await store.countItems(), await store.countUsers(), await store.countEvents()];
+        log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${counts[0]} items, ${counts[1]} users, ${counts[2]} events`);
         const search = o.search ? new LiveSearch(engine) : undefined;
         const ingestor = new Ingestor(store, search ? search.listeners() : engine, { time: config.ingest });
         const server = await startServer({ engine, ingestor, config, logRequests: o.log, search });
