@@ -22,6 +22,9 @@ import type { Event } from '../core/schemas.js';
 import type { OnlineFeatures } from '../features/index.js';
 import type { Store } from '../store/types.js';
 
+/** Events per replay step of a rebuild: small, so a request waits at most one step (≈ 10–30 ms). */
+const REBUILD_BATCH = 1_000;
+
 export interface OnlineState {
   features: OnlineFeatures;
   cooc: CooccurrenceIndex;
@@ -118,7 +121,7 @@ export class OnlineRebuilder {
     let events = 0;
     let lastSeq = 0;
     try {
-      for await (const batch of target.store.scanEvents({ batchSize: target.warmBatchSize })) {
+      for await (const batch of target.store.scanEvents({ batchSize: Math.min(target.warmBatchSize, REBUILD_BATCH) })) {
         applyEvents(state, batch, target.replayOptions(0));
         events += batch.length;
         lastSeq = batch[batch.length - 1].seq;

@@ -89,7 +89,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX events_ts ON events(ts);
 
-      -- Row counts kept by triggers, so /healthz reads three rows instead of counting big tables.
+      -- Row counts, so /healthz reads three rows instead of counting big tables. Kept by triggers, except
+      -- event inserts: appendEvents adds its batch's count in its transaction (a per-row trigger cost
+      -- about a third of the import throughput).
       CREATE TABLE row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
       INSERT INTO row_counts (name, n) SELECT 'items', COUNT(*) FROM items;
       INSERT INTO row_counts (name, n) SELECT 'users', COUNT(*) FROM users;
@@ -98,7 +100,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER items_count_del AFTER DELETE ON items BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'items'; END;
       CREATE TRIGGER users_count_ins AFTER INSERT ON users BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'users'; END;
       CREATE TRIGGER users_count_del AFTER DELETE ON users BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'users'; END;
-      CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'events'; END;
       CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'events'; END;
     `,
   },

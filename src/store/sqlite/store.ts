@@ -236,6 +236,7 @@ export class SqliteStore implements Store {
       scanEvents: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
       userEvents: db.prepare('SELECT * FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?'),
       countEvents: db.prepare("SELECT n FROM row_counts WHERE name = 'events'").pluck(),
+      addEventCount: db.prepare("UPDATE row_counts SET n = n + ? WHERE name = 'events'"),
       lastSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck(),
       insertImpression: db.prepare(`INSERT INTO impressions
         (request_id, user_id, surface, ts, variant, item_ids, positions, scores, propensities, model_versions)
@@ -384,6 +385,7 @@ export class SqliteStore implements Store {
         );
         if (r.changes > 0) newEvents.push({ ...e, seq: Number(r.lastInsertRowid) });
       }
+      if (newEvents.length > 0) this.s.addEventCount.run(newEvents.length);
     })();
     return { written: newEvents.length, duplicates: events.length - newEvents.length - refused.length, newEvents, refused };
   }
