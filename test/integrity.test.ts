@@ -252,3 +252,20 @@ describe('exact counts', () => {
     assert.equal(h1.items, await s.store.countItems());
   });
 });
+
+describe('OpenAPI', () => {
+  test('the admin event routes are documented from their schemas', async () => {
+    const doc = (await s.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    for (const [path, method] of [['/v1/events', 'get'], ['/v1/events/{id}', 'delete'], ['/v1/events/delete', 'post']]) {
+      assert.ok(doc.paths[path]?.[method], `${method} ${path} missing`);
+    }
+    assert.deepEqual(
+      doc.paths['/v1/events'].get.parameters!.map((p) => `${p.in}:${p.name}`).sort(),
+      ['query:afterSeq', 'query:fromMs', 'query:itemId', 'query:limit', 'query:toMs', 'query:userId'],
+    );
+    assert.ok(doc.components.schemas.EventDeletion && doc.components.schemas.EventsPage && doc.components.schemas.EventsDeleted);
+  });
+});
