@@ -8,6 +8,7 @@ import {
   CooccurrenceIndex,
   CoocSource,
   FreshSource,
+  MAX_TIERS,
   Merger,
   RequestFilter,
   SparseRow,
@@ -228,8 +229,8 @@ test('merger blends, dedups, records sources and back-fills to exactly n with de
   assert.deepEqual(names(0), ['a', 'fill'], 'the fill source also proposed item 1');
   assert.deepEqual(names(1), ['a', 'b']);
   assert.deepEqual(names(4), ['fill']);
-  assert.equal(m.rawScores[1 * 8 + 1], 4, 'raw score of source b for item 2');
-  assert.ok(Number.isNaN(m.rawScores[3 * 8 + 1]), 'b did not propose item 3');
+  assert.equal(m.rawScores[1 * MAX_TIERS + 1], 4, 'raw score of source b for item 2');
+  assert.ok(Number.isNaN(m.rawScores[3 * MAX_TIERS + 1]), 'b did not propose item 3');
   // Not enough candidates anywhere: fewer than n, never duplicates.
   const small = merger.merge(ctx, [{ source: a, quota: 10 }, { source: fill, quota: 10, fill: true }], 30);
   const ids = [...small.items.subarray(0, small.count)];
