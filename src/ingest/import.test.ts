@@ -193,3 +193,25 @@ test('CLI: tastemaker import prints the JSON summary last; bad format exits 2', 
   assert.equal(await store.countEvents(), 3);
   await store.close();
 });
+
+test('CLI: an import whose every row is rejected prints the counts and exits non-zero', async () => {
+  const file = write('all-bad.csv', 'userId,itemId,type\nu1,,play\nu2,,play\n');
+  const partly = write('partly-bad.csv', 'userId,itemId,type\nu1,,play\nu2,i2,play\n');
+  const db = join(dir, 'all-bad.db');
+  const lines: string[] = [];
+  const errs: string[] = [];
+  const log = console.log;
+  const err = console.error;
+  console.log = (...a: unknown[]) => lines.push(a.join(' '));
+  console.error = (...a: unknown[]) => errs.push(a.join(' '));
+  try {
+    assert.equal(await main(['import', file, '--db', db, '--format', 'csv']), 2);
+    assert.ok(lines.some((l) => /rejected 2 rows/.test(l)), lines.join('\n'));
+    assert.deepEqual((JSON.parse(lines.at(-1)!) as { rejected: number; events: number }).rejected, 2);
+    assert.ok(errs.some((l) => /every row was rejected/.test(l)), errs.join('\n'));
+    assert.equal(await main(['import', partly, '--db', db, '--format', 'csv', '--json']), 0, 'some rows stored: success');
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
+});

@@ -19,6 +19,11 @@ const ImportCliOptions = z.strictObject({
   json: z.boolean().optional(),
 });
 
+/** True when the import stored nothing and rejected rows: the exit status is then non-zero. */
+export function everyRowRejected(s: ImportSummary): boolean {
+  return s.rejected > 0 && s.items + s.users + s.events + s.duplicates === 0;
+}
+
 /** Options as commander gives them; validated here so errors name the option. */
 export async function runImport(file: string, raw: Record<string, unknown>): Promise<ImportSummary> {
   const parsed = ImportCliOptions.safeParse(raw);
@@ -67,5 +72,10 @@ export function register(program: Command): void {
       }
       const { issues: _issues, ...line } = s;
       console.log(JSON.stringify({ ...line, issues: s.issues.slice(0, 5) }));
+      if (everyRowRejected(s)) {
+        // A file whose rows all fail is almost always the wrong --format or --kind: say so and fail.
+        console.error(`error: every row was rejected (${s.rejected} rejected, nothing stored); check --format${s.kind ? ' and --kind' : ''}`);
+        process.exitCode = 2;
+      }
     });
 }
