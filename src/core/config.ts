@@ -68,6 +68,11 @@ export const Config = z.strictObject({
   eventWeights: z
     .record(EventType, z.number().min(-100).max(100).refine(Number.isFinite, 'must be finite'))
     .default({ ...DEFAULT_EVENT_WEIGHTS }),
+  /**
+   * An event whose item is not in the catalog creates a minimal item (id only, createdAt = the event's
+   * time), as Gorse does; false rejects such events with a reason naming `itemId`.
+   */
+  autoInsertItems: z.boolean().default(true),
   limits: LimitsConfig.default(LimitsConfig.parse({})),
   /** Accepted time window of client timestamps and what happens outside it. */
   ingest: IngestConfig.default(DEFAULT_INGEST_CONFIG),

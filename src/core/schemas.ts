@@ -56,17 +56,15 @@ export type Id = z.infer<typeof Id>;
 
 /**
  * A whole number in a query string, written the one canonical way: decimal digits, no sign, spaces,
- * leading zeros, exponent or hex (`n=0x10`, `n=1e2`, `n= 10`, `n=010`, `n=+10` are all 400s). Absent
- * means `def`.
+ * leading zeros, exponent or hex (`n=0x10`, `n=1e2`, `n= 10`, `n=010`, `n=+10` are all 400s); at most
+ * 16 digits. Add `.optional()` or `.default(v)` for an optional parameter.
  */
-export function queryInt(min: number, max: number, def: number) {
+export function queryInt(min: number, max: number) {
   return z
     .string()
-    .regex(/^(0|[1-9][0-9]*)$/, 'must be a whole number written in decimal digits (no sign, spaces, leading zeros or exponent)')
+    .regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number written in decimal digits (no sign, spaces, leading zeros or exponent)')
     .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
-    .optional()
-    .transform((v) => v ?? def);
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
 /** A decimal fraction in a query string (`0`, `0.25`, `1`): no sign, exponent, spaces or leading zeros. */

@@ -56,6 +56,7 @@ import {
   topTagsPerArtist,
 } from './datasets.js';
 import { Ingestor } from './ingestor.js';
+import { resolveUnknownItems } from './unknown-items.js';
 import type { BatchResult, RejectedRow } from './types.js';
 
 export const ImportKind = z.enum(['items', 'users', 'events']);
@@ -74,6 +75,11 @@ export interface ImportOptions {
   /** Rows per transaction (default 5,000; at most LIMITS.batchSize). */
   batchSize?: number;
   clock?: Clock;
+  /**
+   * Events whose item is in neither the store nor this import's catalog file create a minimal item
+   * (default true); false rejects them with a reason naming `itemId` (see unknown-items.ts).
+   */
+  autoInsertItems?: boolean;
 }
 
 export interface ImportSummary {
@@ -85,6 +91,8 @@ export interface ImportSummary {
   users: number;
   /** Events newly appended (duplicates excluded). */
   events: number;
+  /** Items created because events referenced ids not in the catalog (autoInsertItems). */
+  itemsCreated: number;
   /** Events already stored (a re-run or overlapping files). */
   duplicates: number;
   /** Rows rejected by validation. */
@@ -105,6 +113,7 @@ const LASTFM_BASE_MS = Date.UTC(2011, 0, 1);
 /** Running totals of one import. */
 class Tally {
   items = 0;
+  itemsCreated = 0;
   users = 0;
   events = 0;
   duplicates = 0;
@@ -119,6 +128,7 @@ class Tally {
     if (kind === 'events') {
       this.events += r.accepted - r.duplicates;
       this.duplicates += r.duplicates;
+      this.itemsCreated += r.itemsCreated ?? 0;
     } else if (kind === 'items') this.items += r.accepted;
     else this.users += r.accepted;
     this.reject(r.rejected);
@@ -128,14 +138,14 @@ class Tally {
 /** Buffers trusted, already-shaped events and appends them one transaction per batch. */
 class EventSink {
   private buf: Event[] = [];
-  /** bufIndex/bufSource: [buf.length] where each buffered event came from, to report a refusal. */
-  private bufIndex: number[] = [];
-  private bufSource: string[] = [];
+  private bufIndexes: number[] = [];
+  private bufSources: string[] = [];
   private readonly idOk = new Map<string, string | undefined>();
+  /** Item ids known to be in the catalog, so each is looked up once per import. */
+  private readonly knownItems = new Set<string>();
   constructor(
-    private readonly store: Store,
-    private readonly tally: Tally,
-    private readonly batchSize: number,
+    private readonly ctx: Ctx,
+    private readonly tally: Tally = ctx.tally,
   ) {}
 
   /** Checks an external id once (the ids repeat across many rows). Returns the problem, if any. */
@@ -160,24 +170,34 @@ class EventSink {
       return;
     }
     this.buf.push(e);
-    this.bufIndex.push(index);
-    this.bufSource.push(source);
-    if (this.buf.length >= this.batchSize) await this.flush();
+    this.bufIndexes.push(index);
+    this.bufSources.push(source);
+    if (this.buf.length >= this.ctx.batchSize) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.buf.length === 0) return;
-    const r = await this.store.appendEvents(this.buf);
-    this.tally.events += r.written;
-    this.tally.duplicates += r.duplicates;
-    // Events of deleted users or items, or deleted ids, stay out (the store's tombstones).
-    this.tally.reject(r.refused.map((x) => ({
-      index: this.bufIndex[x.index],
-      issues: [{ path: `${this.bufSource[x.index]}[${this.bufIndex[x.index]}].${x.field}`, message: x.message }],
-    })));
+    const sources = this.bufSources;
+    const u = await resolveUnknownItems(this.ctx.store, this.buf, this.bufIndexes, {
+      autoInsertItems: this.ctx.autoInsertItems,
+      field: (k) => sources[k],
+      known: this.knownItems,
+    });
+    this.tally.itemsCreated += u.created.length;
+    this.tally.reject(u.rejected);
+    if (u.events.length > 0) {
+      const r = await this.ctx.store.appendEvents(u.events);
+      this.tally.events += r.written;
+      this.tally.duplicates += r.duplicates;
+      // Events of deleted users or items, or deleted ids, stay out (the store's tombstones).
+      this.tally.reject(r.refused.map((x) => {
+        const k = u.positions[x.index];
+        return { index: this.bufIndexes[k], issues: [{ path: `${sources[k]}[${this.bufIndexes[k]}].${x.field}`, message: x.message }] };
+      }));
+    }
     this.buf = [];
-    this.bufIndex = [];
-    this.bufSource = [];
+    this.bufIndexes = [];
+    this.bufSources = [];
   }
 }
 
@@ -221,6 +241,7 @@ export async function importFile(
     clock: opts.clock ?? systemClock,
     tally: new Tally(),
     progress: opts.onProgress ?? (() => {}),
+    autoInsertItems: opts.autoInsertItems ?? true,
   };
   const started = performance.now();
   const kind = fmt.data === 'csv' || fmt.data === 'jsonl' ? (opts.kind ?? 'events') : undefined;
@@ -252,6 +273,7 @@ export async function importFile(
     format: fmt.data,
     ...(kind ? { kind } : {}),
     items: t.items,
+    itemsCreated: t.itemsCreated,
     users: t.users,
     events: t.events,
     duplicates: t.duplicates,
@@ -270,6 +292,7 @@ interface Ctx {
   clock: Clock;
   tally: Tally;
   progress: (p: ImportProgress) => void;
+  autoInsertItems: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -336,7 +359,7 @@ class RowBatcher {
     private readonly ctx: Ctx,
     private readonly kind: ImportKind,
   ) {
-    this.ingestor = new Ingestor(ctx.store, {}, { clock: ctx.clock });
+    this.ingestor = new Ingestor(ctx.store, {}, { clock: ctx.clock, autoInsertItems: ctx.autoInsertItems });
   }
   async push(row: unknown, index: number): Promise<void> {
     this.indexes.push(index);
@@ -461,7 +484,7 @@ async function importMovielens1m(ctx: Ctx): Promise<void> {
   // Walk the tsv in place (no per-line array); row i is the i-th non-empty line.
   const text = await readFile(tsv!, 'utf8');
   const total = countLines(text);
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   let start = 0;
   let i = 0;
   while (start < text.length) {
@@ -537,7 +560,7 @@ async function importMovielens100k(ctx: Ctx): Promise<void> {
     await ingestAll(ctx, 'users', rows);
   }
 
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   for (let k = 0; k < order.length; k++) {
     const i = order[k];
     const [userId, itemId, stars] = fields[i];
@@ -584,7 +607,7 @@ async function importLastfm(ctx: Ctx): Promise<void> {
 
   const { order } = lastfmOrder(ua.userIx, ua.dates, ua.weights, ua.n, ua.users.size);
   const total = ua.n;
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   for (let k = 0; k < ua.n; k++) {
     const i = order[k];
     const userId = ua.users.ids[ua.userIx[i]];
@@ -620,7 +643,7 @@ async function importLastfm(ctx: Ctx): Promise<void> {
 async function importSequences(ctx: Ctx, format: 'sasrec' | 'seqs'): Promise<void> {
   const ds = await readDataset(ctx.path, format);
   const { offsets, items, numUsers } = ds.seqs;
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   const total = items.length;
   for (let u = 0; u < numUsers; u++) {
     const userId = ds.userIds[u];

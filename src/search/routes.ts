@@ -28,7 +28,7 @@ export interface SearchService {
 /** How many recent events of the user feed the personal re-rank. */
 export const SEARCH_HISTORY_EVENTS = 200;
 
-const intField = (max: number, def: number) => queryInt(1, max, def);
+const intField = (max: number, def: number) => queryInt(1, max).default(def);
 
 export function searchQuery(maxN: number) {
   return z.strictObject({

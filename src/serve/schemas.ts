@@ -21,7 +21,7 @@ export const IdParams = z.strictObject({ id: Id });
 
 /** `n` arrives as a string; strict decimal digits, so the error stays on the field (`n: must be at most 500`). */
 function nField(maxN: number) {
-  return queryInt(1, maxN, 20);
+  return queryInt(1, maxN).default(20);
 }
 
 /** Comma-separated ids, each a valid Id. */
@@ -83,6 +83,11 @@ export const BatchResultSchema = z.object({
   accepted: z.number().int().meta({ description: 'Valid rows stored, including idempotent duplicates.' }),
   duplicates: z.number().int().meta({ description: 'Events whose id was already stored (stored once).' }),
   rejected: z.array(z.object({ index: z.number().int(), issues: z.array(FieldIssueSchema) })),
+  itemsCreated: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'POST /v1/events: items created for events that referenced unknown items (autoInsertItems); absent when none.' }),
 });
 
 export const RecommendResponseSchema = z.object({
@@ -105,15 +110,6 @@ export const StoredItem = ItemInput.extend({ createdAt: z.number().int(), expire
 export const StoredUser = UserInput.extend({ createdAt: z.number().int() });
 
 export const DeletedBody = z.object({ id: z.string(), deleted: z.literal(true) });
-
-/** A non-negative integer in a query string: digits only (no signs, exponents or blanks). */
-function queryInt(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d{1,16}$/, 'must be a non-negative integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-}
 
 /** Most events one GET /v1/events page returns. */
 export const MAX_EVENTS_PAGE = 1_000;

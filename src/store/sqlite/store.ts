@@ -211,6 +211,8 @@ export class SqliteStore implements Store {
         ON CONFLICT(id) DO UPDATE SET creator_id = excluded.creator_id, title = excluded.title, text = excluded.text,
           tags = excluded.tags, attributes = excluded.attributes, created_at = excluded.created_at,
           available = excluded.available, expires_at = excluded.expires_at`),
+      insertItemIfAbsent: db.prepare(`INSERT INTO items (id, creator_id, title, text, tags, attributes, created_at, available, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       getItem: db.prepare('SELECT * FROM items WHERE id = ?'),
       deleteItem: db.prepare('DELETE FROM items WHERE id = ?'),
       scanItems: db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
@@ -274,6 +276,31 @@ export class SqliteStore implements Store {
       }
     })();
     return { written: items.length, duplicates: 0 };
+  }
+
+  async insertItemsIfAbsent(items: Item[]): Promise<Item[]> {
+    const stmt = this.s.insertItemIfAbsent;
+    const tombstone = this.s.getTombstone;
+    const inserted: Item[] = [];
+    this.db.transaction(() => {
+      for (const it of items) {
+        // A deleted item stays deleted: only an explicit upsert brings it back.
+        if (tombstone.get('item', it.id)) continue;
+        const r = stmt.run(
+          it.id,
+          it.creatorId ?? null,
+          it.title,
+          it.text,
+          JSON.stringify(it.tags),
+          JSON.stringify(it.attributes),
+          it.createdAt,
+          it.available ? 1 : 0,
+          it.expiresAt ?? null,
+        );
+        if (r.changes > 0) inserted.push(it);
+      }
+    })();
+    return inserted;
   }
 
   async getItem(id: string): Promise<Item | undefined> {
