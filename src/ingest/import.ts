@@ -13,11 +13,14 @@
  *   unchanged).
  *
  * What each dataset becomes (timestamps are ms since the epoch; "synthetic" means only the order is real):
- * - movielens-1m: movies.dat -> items (genres as tags, `year` attribute, createdAt = 1 Jan of the year,
- *   clamped to the epoch); users.dat -> users (gender, age code, occupation code, zip);
- *   derived/user_item_chronological.tsv -> `view` events. The file has no timestamps, so event k of the
- *   file gets 2000-01-01 + k seconds: each user's order is the true rating order, but times across users
- *   are meaningless (do not use a global temporal split on it).
+ * - movielens-1m, either layout of datasets.ts `resolveMl1m` (the GroupLens download as is, or ours):
+ *   movies.dat (Latin-1) -> items (genres as tags, `year` attribute, createdAt = 1 Jan of the year,
+ *   clamped to the epoch); users.dat -> users (gender, age code, occupation code, zip).
+ *   ratings.dat -> `rating` events (value = stars, real timestamps), appended in time order; users'
+ *   createdAt = their first rating. Without ratings.dat, derived/user_item_chronological.tsv -> `view`
+ *   events: that file has no timestamps, so event k of the file gets 2000-01-01 + k seconds (each user's
+ *   order is the true rating order, times across users are meaningless: no global temporal split on
+ *   it), and users' createdAt is 2000-01-01.
  * - movielens-100k: u.item -> items (genres as tags, release date, year); u.user -> users (age, gender,
  *   occupation, zip; createdAt = first rating); u.data -> `rating` events (value = stars, real
  *   timestamps), appended in time order.
@@ -49,11 +52,14 @@ import {
   firstTagDates,
   lastfmOrder,
   parseMoviesDat,
+  parseRatingsDat,
   parseUGenre,
   parseUItem,
   parseUserArtists,
   readDataset,
+  resolveMl1m,
   topTagsPerArtist,
+  type RatingsDat,
 } from './datasets.js';
 import { Ingestor } from './ingestor.js';
 import { resolveUnknownItems } from './unknown-items.js';
@@ -457,32 +463,69 @@ function yearStartMs(year: number | undefined): number {
 }
 
 async function importMovielens1m(ctx: Ctx): Promise<void> {
-  const isDir = statSync(ctx.path).isDirectory();
-  const tsv = isDir
-    ? [join(ctx.path, 'derived', 'user_item_chronological.tsv'), join(ctx.path, 'user_item_chronological.tsv')].find((p) => existsSync(p))
-    : ctx.path;
-  if (!tsv) requireFile(join(ctx.path, 'derived', 'user_item_chronological.tsv'), 'derived/user_item_chronological.tsv');
-  const root = isDir ? ctx.path : [dirname(ctx.path), dirname(dirname(ctx.path))].find((d) => existsSync(join(d, 'movies.dat')));
-
-  if (root && existsSync(join(root, 'movies.dat'))) {
-    const movies = parseMoviesDat(await readFile(join(root, 'movies.dat'), 'latin1'));
+  const layout = resolveMl1m(ctx.path);
+  if (layout.movies) {
+    const movies = parseMoviesDat(await readFile(layout.movies, 'latin1'), layout.movies);
     const rows = [...movies].map(([id, m]) => {
       const year = yearOf(m.title);
       return { id, title: m.title, tags: m.tags, attributes: year ? { year } : {}, createdAt: yearStartMs(year) };
     });
     await ingestAll(ctx, 'items', rows);
   }
-  if (root && existsSync(join(root, 'users.dat'))) {
+  // ratings.dat first (when present): a user's first rating time is their createdAt.
+  const ratings = layout.ratings ? await readRatingsDat(ctx, layout.ratings) : undefined;
+  if (layout.users) {
     const rows: unknown[] = [];
-    eachLine(await readFile(join(root, 'users.dat'), 'latin1'), (line) => {
+    eachLine(await readFile(layout.users, 'latin1'), (line) => {
       const [id, gender, age, occupation, zip] = line.split('::');
-      rows.push({ id, attributes: { gender, age: Number(age), occupation: Number(occupation), zip: zip ?? '' }, createdAt: ML_BASE_MS });
+      const createdAt = ratings ? (ratings.firstSeenMs.get(id) ?? 0) : ML_BASE_MS;
+      rows.push({ id, attributes: { gender, age: Number(age), occupation: Number(occupation), zip: zip ?? '' }, createdAt });
     });
     await ingestAll(ctx, 'users', rows);
   }
+  if (ratings) await importRatingsDat(ctx, ratings.r, ratings.order);
+  else await importMl1mTsv(ctx, layout.tsv!);
+}
 
+/** Parses ratings.dat (bad lines rejected) and orders its rows by time, ties in file order. */
+async function readRatingsDat(ctx: Ctx, file: string): Promise<{ r: RatingsDat; order: Int32Array; firstSeenMs: Map<string, number> }> {
+  const bad: RejectedRow[] = [];
+  const r = parseRatingsDat(await readFile(file, 'latin1'), (row) => {
+    bad.push({ index: row, issues: [{ path: `events[${row}]`, message: 'expected `UserID::MovieID::Rating::Timestamp`' }] });
+  });
+  ctx.tally.reject(bad);
+  const order = new Int32Array(r.n); // [n] entries in time order
+  for (let i = 0; i < r.n; i++) order[i] = i;
+  order.sort((a, b) => r.seconds[a] - r.seconds[b] || a - b);
+  const firstSeenMs = new Map<string, number>();
+  for (const i of order) {
+    const u = r.users.ids[r.userIx[i]];
+    if (!firstSeenMs.has(u)) firstSeenMs.set(u, r.seconds[i] * 1000);
+  }
+  return { r, order, firstSeenMs };
+}
+
+/** ratings.dat rows -> `rating` events (value = stars, real times), appended in time order. */
+async function importRatingsDat(ctx: Ctx, r: RatingsDat, order: Int32Array): Promise<void> {
+  const sink = new EventSink(ctx);
+  for (let k = 0; k < r.n; k++) {
+    const i = order[k];
+    const userId = r.users.ids[r.userIx[i]];
+    const itemId = r.items.ids[r.itemIx[i]];
+    await sink.push(
+      { id: `movielens-1m:${userId}:${itemId}:${r.row[i]}`, userId, itemId, type: 'rating', value: r.stars[i], timestamp: r.seconds[i] * 1000 },
+      r.row[i],
+    );
+    if (k % ctx.batchSize === 0) ctx.progress({ done: k, total: r.n, unit: 'rows' });
+  }
+  await sink.flush();
+  ctx.progress({ done: r.n, total: r.n, unit: 'rows' });
+}
+
+/** The derived tsv -> `view` events with synthetic times (see the file header). */
+async function importMl1mTsv(ctx: Ctx, tsv: string): Promise<void> {
   // Walk the tsv in place (no per-line array); row i is the i-th non-empty line.
-  const text = await readFile(tsv!, 'utf8');
+  const text = await readFile(tsv, 'utf8');
   const total = countLines(text);
   const sink = new EventSink(ctx);
   let start = 0;
