@@ -31,6 +31,11 @@
  *   (a few say 1956) are rejected. user_friends.dat is skipped: user-user relations are not item events
  *   and the store has no social graph.
  * - sasrec / seqs: `view` events per user in file order, synthetic timestamps as for movielens-1m.
+ *
+ * Events whose item is in neither the store nor the dataset's catalog file create a minimal item (id
+ * only, createdAt = its earliest event in the batch; `autoInsertItems`, default on), counted in
+ * `itemsCreated`: an events-only file (sasrec, seqs, a click log) thus yields a servable catalog. With
+ * `autoInsertItems: false` those events are rejected naming `itemId` (see unknown-items.ts).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
