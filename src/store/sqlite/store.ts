@@ -179,7 +179,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         this.db.exec(m.sql);
         record.run(m.version, m.name, Date.now());
-      })();
+      }).immediate();
     }
     this.stmts = this.prepare();
     if (this.useImpressionWorker && !this.impressionWriter) {
@@ -274,7 +274,7 @@ export class SqliteStore implements Store {
         );
         revive.run(it.id);
       }
-    })();
+    }).immediate();
     return { written: items.length, duplicates: 0 };
   }
 
@@ -299,7 +299,7 @@ export class SqliteStore implements Store {
         );
         if (r.changes > 0) inserted.push(it);
       }
-    })();
+    }).immediate();
     return inserted;
   }
 
@@ -323,7 +323,7 @@ export class SqliteStore implements Store {
       if (this.s.deleteItem.run(id).changes === 0) return false;
       this.s.setTombstone.run('item', id, opts.atMs ?? Date.now());
       return true;
-    })();
+    }).immediate();
   }
 
   async scanItems(opts: { afterId?: string; limit?: number } = {}): Promise<Item[]> {
@@ -345,7 +345,7 @@ export class SqliteStore implements Store {
         stmt.run(u.id, JSON.stringify(u.attributes), u.createdAt);
         revive.run(u.id);
       }
-    })();
+    }).immediate();
     return { written: users.length, duplicates: 0 };
   }
 
@@ -369,7 +369,7 @@ export class SqliteStore implements Store {
       this.s.deleteUserImpressions.run(id);
       this.s.setTombstone.run('user', id, opts.atMs ?? Date.now());
       return true;
-    })();
+    }).immediate();
   }
 
   async getTombstone(kind: Tombstone['kind'], id: string): Promise<Tombstone | undefined> {
@@ -387,6 +387,10 @@ export class SqliteStore implements Store {
     const stmt = this.s.insertEvent;
     const newEvents: StoredEvent[] = [];
     const refused: RefusedEvent[] = [];
+    // IMMEDIATE: the transaction reads (tombstones) before it writes; a deferred one would hold a read
+    // snapshot and fail with SQLITE_BUSY_SNAPSHOT, without waiting, when the impression writer's
+    // connection commits in between (found by test/fuzz.test.ts: a 500 on POST /v1/events). Every
+    // write transaction here begins IMMEDIATE, so busy_timeout applies to all of them.
     this.db.transaction(() => {
       // The common case (nothing was ever deleted) costs one query per batch, not three per event.
       const lookup: TombstoneLookup | undefined = this.s.anyTombstone.get() ? this.tombstoneLookup() : undefined;
@@ -413,7 +417,7 @@ export class SqliteStore implements Store {
         if (r.changes > 0) newEvents.push({ ...e, seq: Number(r.lastInsertRowid) });
       }
       if (newEvents.length > 0) this.s.addEventCount.run(newEvents.length);
-    })();
+    }).immediate();
     return { written: newEvents.length, duplicates: events.length - newEvents.length - refused.length, newEvents, refused };
   }
 
@@ -469,7 +473,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.db.prepare(`INSERT INTO deleted_events (id, deleted_at) SELECT id, ? FROM events ${where} ON CONFLICT(id) DO NOTHING`).run(at, ...params);
       return this.db.prepare(`DELETE FROM events ${where}`).run(...params).changes;
-    })();
+    }).immediate();
   }
 
   async *scanEvents(opts: EventScanOptions = {}): AsyncIterable<StoredEvent[]> {
@@ -534,7 +538,7 @@ export class SqliteStore implements Store {
     const stmt = this.s.insertImpression;
     this.db.transaction(() => {
       for (const r of rows) stmt.run(r);
-    })();
+    }).immediate();
   }
 
   async getImpression(requestId: string): Promise<Impression | undefined> {
