@@ -136,9 +136,9 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       metrics.errors.inc({ code: body.error });
       void (reply as FastifyReply).code(status).send(body);
     },
-    // A request (headers and body) not fully received within requestTimeoutMs is answered 408. Node
-    // checks its connections for that every connectionsCheckingInterval (default 30 s, which made a
-    // stalled body wait up to twice the limit); checking every 1/10 of the limit keeps it within 10 %.
+    // Node answers 408 to a request whose headers have not all arrived within requestTimeoutMs, checked
+    // every connectionsCheckingInterval (default 30 s, up to twice the limit); every 1/10 of the limit
+    // keeps it within 10 %. A body stalled after the headers is the body deadline's (preParsing below).
     requestTimeout: limits.requestTimeoutMs,
     http: { connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.requestTimeoutMs / 10))) },
     // Errors node raises before fastify sees a request (timeout, header overflow, malformed HTTP) are
