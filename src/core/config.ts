@@ -26,7 +26,7 @@ export const LimitsConfig = z.strictObject({
   maxN: z.number().int().min(1).max(LIMITS.maxN).default(LIMITS.maxN),
   /** Most ids in an `exclude` list. */
   maxExclude: z.number().int().min(0).max(10_000).default(1_000),
-  /** A request still running after this is answered 503 by the connection timeout. */
+  /** A request whose headers and body have not all arrived after this is answered 408 (src/serve/body-deadline.ts). */
   requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
 });
 export type LimitsConfig = z.infer<typeof LimitsConfig>;
@@ -68,6 +68,11 @@ export const Config = z.strictObject({
   eventWeights: z
     .record(EventType, z.number().min(-100).max(100).refine(Number.isFinite, 'must be finite'))
     .default({ ...DEFAULT_EVENT_WEIGHTS }),
+  /**
+   * An event whose item is not in the catalog creates a minimal item (id only, createdAt = the event's
+   * time), as Gorse does; false rejects such events with a reason naming `itemId`.
+   */
+  autoInsertItems: z.boolean().default(true),
   limits: LimitsConfig.default(LimitsConfig.parse({})),
   /** Accepted time window of client timestamps and what happens outside it. */
   ingest: IngestConfig.default(DEFAULT_INGEST_CONFIG),

@@ -86,6 +86,8 @@ export interface SchemaIssue {
   path: ReadonlyArray<PropertyKey>;
   message: string;
   keys?: readonly string[];
+  /** For a record key that failed its schema (`invalid_key`): the key's own issues. */
+  issues?: readonly SchemaIssue[];
 }
 
 /**
@@ -97,6 +99,9 @@ export function issuesFromSchema(issues: readonly SchemaIssue[], prefix = ''): F
   for (const i of issues) {
     if (i.code === 'unrecognized_keys' && i.keys && i.keys.length > 0) {
       for (const k of i.keys) out.push({ path: formatPath([...i.path, k], prefix), message: 'unknown field' });
+    } else if (i.code === 'invalid_key' && i.issues && i.issues.length > 0) {
+      // zod says only "Invalid key in record"; the key's own reason is what the user can act on.
+      out.push({ path: formatPath(i.path, prefix), message: `key ${i.issues[0].message}` });
     } else {
       out.push({ path: formatPath(i.path, prefix), message: i.message });
     }

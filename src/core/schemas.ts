@@ -23,12 +23,58 @@ export function hasControlChars(s: string): boolean {
   return false;
 }
 
+/**
+ * True when the string is well-formed UTF-16: no lone surrogate. A lone surrogate cannot be encoded as
+ * UTF-8, so it would be stored as invalid bytes and the id could never be named in a URL again.
+ */
+export function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c >= 0xdc00) return false; // a low surrogate without its high half
+    const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    if (d < 0xdc00 || d > 0xdfff) return false; // a high surrogate without its low half
+    i++;
+  }
+  return true;
+}
+
+export const NOT_WELL_FORMED = 'must be well-formed Unicode (no lone UTF-16 surrogate)';
+
+/** Any text we store: strings must be well-formed Unicode (see isWellFormed). */
+export function text() {
+  return z.string().refine(isWellFormed, NOT_WELL_FORMED);
+}
+
 export const Id = z
   .string()
+  .refine(isWellFormed, NOT_WELL_FORMED)
   .min(1, 'must not be empty')
   .max(LIMITS.idLength, `must be at most ${LIMITS.idLength} characters`)
   .refine((s) => !hasControlChars(s), 'must not contain control characters');
 export type Id = z.infer<typeof Id>;
+
+/**
+ * A whole number in a query string, written the one canonical way: decimal digits, no sign, spaces,
+ * leading zeros, exponent or hex (`n=0x10`, `n=1e2`, `n= 10`, `n=010`, `n=+10` are all 400s); at most
+ * 16 digits. Add `.optional()` or `.default(v)` for an optional parameter.
+ */
+export function queryInt(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number written in decimal digits (no sign, spaces, leading zeros or exponent)')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+/** A decimal fraction in a query string (`0`, `0.25`, `1`): no sign, exponent, spaces or leading zeros. */
+export function queryDecimal(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]*)(\.[0-9]+)?$/, 'must be a decimal number such as 0.5 (no sign, spaces or exponent)')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
 
 /** Milliseconds since the epoch, or an ISO-8601 string (normalised to ms). */
 export const Timestamp = z.union([
@@ -37,13 +83,13 @@ export const Timestamp = z.union([
 ]);
 
 const AttributeValue = z.union([
-  z.string().max(LIMITS.attributeStringLength),
+  text().max(LIMITS.attributeStringLength),
   z.number().refine(Number.isFinite, 'must be finite'),
   z.boolean(),
-  z.array(z.string().max(LIMITS.tagLength)).max(LIMITS.tagsPerItem),
+  z.array(text().max(LIMITS.tagLength)).max(LIMITS.tagsPerItem),
 ]);
 export const Attributes = z
-  .record(z.string().min(1).max(LIMITS.tagLength), AttributeValue)
+  .record(text().min(1).max(LIMITS.tagLength), AttributeValue)
   .refine((o) => Object.keys(o).length <= LIMITS.attributesPerEntity, {
     message: `at most ${LIMITS.attributesPerEntity} attributes`,
   });
@@ -52,9 +98,9 @@ export type Attributes = z.infer<typeof Attributes>;
 export const ItemInput = z.strictObject({
   id: Id,
   creatorId: Id.optional(),
-  title: z.string().max(LIMITS.titleLength).default(''),
-  text: z.string().max(LIMITS.textLength).default(''),
-  tags: z.array(z.string().min(1).max(LIMITS.tagLength)).max(LIMITS.tagsPerItem).default([]),
+  title: text().max(LIMITS.titleLength).default(''),
+  text: text().max(LIMITS.textLength).default(''),
+  tags: z.array(text().min(1).max(LIMITS.tagLength)).max(LIMITS.tagsPerItem).default([]),
   attributes: Attributes.default({}),
   createdAt: Timestamp.optional(),
   available: z.boolean().default(true),
@@ -91,11 +137,11 @@ export const EventInput = z.strictObject({
   value: z.number().refine(Number.isFinite, 'must be finite').optional(),
   timestamp: Timestamp.optional(),
   sessionId: Id.optional(),
-  surface: z.string().max(64).optional(),
+  surface: text().max(64).optional(),
   /** The recommendation response this event answers, for attribution. */
   requestId: Id.optional(),
   position: z.number().int().min(0).max(10_000).optional(),
-  context: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  context: z.record(text().max(64), z.union([text().max(256), z.number(), z.boolean()])).optional(),
 });
 export type EventInput = z.input<typeof EventInput>;
 export type Event = Omit<z.output<typeof EventInput>, 'id' | 'timestamp'> & { id: string; timestamp: number };

@@ -59,6 +59,23 @@ test('movielens-1m directory: tsv order, Latin-1 titles, genres as tags', async 
   assert.deepEqual(fromFile.itemTitles, ds.itemTitles);
 });
 
+test('movielens-1m GroupLens download (ratings.dat): per-user time order with file-order ties, real times', async () => {
+  // The official ml-1m.zip layout: ratings.dat beside movies.dat (Latin-1) and users.dat, no derived/.
+  write('ml1m-official/ratings.dat', '5::2::4::978300760\n5::1::5::978300100\n7::1::3::978302000\n5::3::1::978300100\n');
+  write('ml1m-official/movies.dat', Buffer.from('1::Am\xe9lie (2001)::Comedy|Romance\n2::Heat (1995)::Action\n3::Se\xf1or (1990)::Drama\n', 'latin1'));
+  write('ml1m-official/users.dat', '5::F::25::3::12345\n7::M::1::10::54321\n');
+  const ds = await readDataset(join(dir, 'ml1m-official'), 'movielens-1m');
+  assert.deepEqual(asLists(ds), { '5': ['1', '3', '2'], '7': ['1'] });
+  assert.deepEqual(Array.from(ds.timestampsMs ?? []), [978300100_000, 978300100_000, 978300760_000, 978302000_000]);
+  assert.equal(ds.itemTitles?.[ds.itemIds.indexOf('3')], 'Señor (1990)');
+  // The file itself works too, and a bad line names its line number.
+  assert.deepEqual(asLists(await readDataset(join(dir, 'ml1m-official/ratings.dat'), 'movielens-1m')), asLists(ds));
+  write('ml1m-bad/ratings.dat', '5::2::4::978300760\n5::2::4\n');
+  await assert.rejects(readDataset(join(dir, 'ml1m-bad'), 'movielens-1m'), (e: unknown) => e instanceof ValidationError && /line 2/.test(e.message));
+  write('ml1m-empty/README', 'no data');
+  await assert.rejects(readDataset(join(dir, 'ml1m-empty'), 'movielens-1m'), (e: unknown) => e instanceof ValidationError && /ratings\.dat/.test(e.message));
+});
+
 test('movielens-100k: per-user timestamp order with file-order ties, genres from flags', async () => {
   write('ml100k/u.data', '1\t10\t5\t300\n2\t10\t3\t100\n1\t11\t4\t200\n1\t12\t4\t200\n');
   const flags = (on: number[]) => Array.from({ length: 19 }, (_, i) => (on.includes(i) ? '1' : '0')).join('|');

@@ -12,9 +12,11 @@
  * Formats:
  * - `sasrec`: lines `user item` (space or tab), chronological per user.
  * - `seqs`: lines `user i1 i2 ...` (S3-Rec style), chronological.
- * - `movielens-1m`: a directory holding `derived/user_item_chronological.tsv` (tab `user item`,
- *   chronological, no ratings/timestamps) and `movies.dat` (Latin-1 `id::title::genres`), or the tsv
- *   itself (movies.dat then looked up in its parent's parent). Genres become tags.
+ * - `movielens-1m`: the GroupLens download directory as is (`ratings.dat`
+ *   `UserID::MovieID::Rating::Timestamp` in seconds: each user's ratings ordered by time, ties in file
+ *   order, `timestampsMs` filled), or our derived layout (`derived/user_item_chronological.tsv`, tab
+ *   `user item`, chronological, no ratings/timestamps); either file may be given instead of the
+ *   directory (see resolveMl1m). `movies.dat` (Latin-1 `id::title::genres`) gives titles, genres become tags.
  * - `movielens-100k`: a directory (or `u.data`) with `u.data` (tab `user item rating unix-seconds`);
  *   each user's interactions are ordered by timestamp, ties kept in file order; `timestampsMs` filled.
  *   `u.item` (`|`, Latin-1) gives titles and the 19 genre flags, named by `u.genre`, become tags.
@@ -33,7 +35,7 @@
  *   timestamp (ties in file order) and `timestampsMs` is filled; without, file order is kept.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
@@ -354,30 +356,126 @@ export function parseMoviesDat(text: string, file = 'movies.dat'): Map<string, I
   return out;
 }
 
-function resolveMl1m(path: string): { tsv: string; movies: string | undefined } {
+/**
+ * Where the parts of an ML-1M copy are. Two layouts are read as they are:
+ * - the GroupLens download (`ml-1m/`): `ratings.dat` (`UserID::MovieID::Rating::Timestamp`, seconds),
+ *   `movies.dat`, `users.dat`;
+ * - our derived layout: `derived/user_item_chronological.tsv` (tab `user item`, chronological, no
+ *   ratings or times) beside `movies.dat` and `users.dat`.
+ * A directory holding both is read from `ratings.dat` (real times and ratings). A file path is
+ * `ratings.dat` when it uses `::` separators, else the tsv; the side files are then looked up beside it
+ * or, for `derived/…`, one level up.
+ */
+export interface Ml1mLayout {
+  /** Exactly one of ratings / tsv is set. */
+  ratings?: string;
+  tsv?: string;
+  movies?: string;
+  users?: string;
+}
+
+export function resolveMl1m(path: string): Ml1mLayout {
+  const side = (roots: string[]) => ({
+    movies: roots.map((r) => join(r, 'movies.dat')).find((p) => existsSync(p)),
+    users: roots.map((r) => join(r, 'users.dat')).find((p) => existsSync(p)),
+  });
   if (statSync(path).isDirectory()) {
-    const tsv = join(path, 'derived', 'user_item_chronological.tsv');
-    const flat = join(path, 'user_item_chronological.tsv');
-    const chosen = existsSync(tsv) ? tsv : existsSync(flat) ? flat : undefined;
-    if (!chosen) {
-      throw new ValidationError(`no derived/user_item_chronological.tsv in ${path}`, [
-        { path: 'path', message: 'movielens-1m directory lacks derived/user_item_chronological.tsv' },
+    const ratings = join(path, 'ratings.dat');
+    if (existsSync(ratings)) return { ratings, ...side([path]) };
+    const tsv = [join(path, 'derived', 'user_item_chronological.tsv'), join(path, 'user_item_chronological.tsv')].find((p) => existsSync(p));
+    if (!tsv) {
+      throw new ValidationError(`no ratings.dat or derived/user_item_chronological.tsv in ${path}`, [
+        { path: 'path', message: 'a movielens-1m directory needs ratings.dat (the GroupLens download) or derived/user_item_chronological.tsv' },
       ]);
     }
-    const movies = join(path, 'movies.dat');
-    return { tsv: chosen, movies: existsSync(movies) ? movies : undefined };
+    return { tsv, ...side([path]) };
   }
-  const candidates = [join(dirname(path), 'movies.dat'), join(dirname(path), '..', 'movies.dat')];
-  return { tsv: path, movies: candidates.find((p) => existsSync(p)) };
+  const roots = [dirname(path), dirname(dirname(path))];
+  return isDoubleColonFile(path) ? { ratings: path, ...side(roots) } : { tsv: path, ...side(roots) };
+}
+
+/** True when the file's first line uses ML-1M's `::` separator (ratings.dat rather than the tsv). */
+function isDoubleColonFile(path: string): boolean {
+  if (basename(path) === 'ratings.dat') return true;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const head = buf.subarray(0, n).toString('latin1');
+    return head.split('\n', 1)[0].includes('::');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** ML-1M ratings.dat in typed arrays (row r = the r-th non-empty line).   all arrays: [n]. */
+export interface RatingsDat {
+  users: IdIndex;
+  items: IdIndex;
+  userIx: Int32Array;
+  itemIx: Int32Array;
+  stars: Float64Array;
+  /** Seconds since the epoch. */
+  seconds: Float64Array;
+  /** Row number of each entry (rows with a bad line are skipped, so row ≠ entry index then). */
+  row: Int32Array;
+  n: number;
+}
+
+/**
+ * Parses `UserID::MovieID::Rating::Timestamp` lines. A malformed line calls `onBad(row, lineNo)` and is
+ * skipped (the importer rejects it; the eval reader throws).
+ */
+export function parseRatingsDat(text: string, onBad: (row: number, lineNo: number) => void): RatingsDat {
+  const cap = countLines(text);
+  const users = new IdIndex();
+  const items = new IdIndex();
+  const userIx = new Int32Array(cap);
+  const itemIx = new Int32Array(cap);
+  const stars = new Float64Array(cap);
+  const seconds = new Float64Array(cap);
+  const rowOf = new Int32Array(cap);
+  let n = 0;
+  let row = 0;
+  eachLine(text, (line, lineNo) => {
+    const a = line.indexOf('::');
+    const b = a < 0 ? -1 : line.indexOf('::', a + 2);
+    const c = b < 0 ? -1 : line.indexOf('::', b + 2);
+    const r = c < 0 ? NaN : Number(line.slice(b + 2, c));
+    const t = c < 0 ? NaN : Number(line.slice(c + 2));
+    if (a <= 0 || b <= a + 2 || c <= b + 2 || c + 2 >= line.length || !Number.isFinite(r) || !Number.isInteger(t) || t < 0 || line.indexOf('::', c + 2) !== -1) {
+      onBad(row++, lineNo);
+      return;
+    }
+    userIx[n] = users.ix(line.slice(0, a));
+    itemIx[n] = items.ix(line.slice(a + 2, b));
+    stars[n] = r;
+    seconds[n] = t;
+    rowOf[n++] = row++;
+  });
+  return { users, items, userIx, itemIx, stars, seconds, row: rowOf, n };
 }
 
 async function readMovielens1m(path: string): Promise<InteractionDataset> {
-  const { tsv, movies } = resolveMl1m(path);
-  const text = await readFile(tsv, 'utf8');
-  const b = new InteractionBuilder(countLines(text), false);
-  addPairLines(text, tsv, b);
-  const ds = b.build('movielens-1m', false);
-  if (movies) attachItemInfo(ds, parseMoviesDat(await readFile(movies, 'latin1'), movies));
+  const layout = resolveMl1m(path);
+  let ds: InteractionDataset;
+  if (layout.ratings) {
+    const file = layout.ratings;
+    const r = parseRatingsDat(await readFile(file, 'latin1'), (_row, lineNo) => {
+      throw badLine(file, lineNo, 'expected `UserID::MovieID::Rating::Timestamp`');
+    });
+    const times = new Float64Array(r.n); // [n] ms
+    for (let i = 0; i < r.n; i++) times[i] = r.seconds[i] * 1000;
+    // Each user's ratings by time, ties in file order (as movielens-100k).
+    const { seqs, sortedKeys } = groupByUser(r.userIx, r.itemIx, r.n, r.users.size, r.items.size, times);
+    ds = { name: 'movielens-1m', seqs, userIds: r.users.ids, itemIds: r.items.ids, timestampsMs: sortedKeys };
+  } else {
+    const text = await readFile(layout.tsv!, 'utf8');
+    const b = new InteractionBuilder(countLines(text), false);
+    addPairLines(text, layout.tsv!, b);
+    ds = b.build('movielens-1m', false);
+  }
+  if (layout.movies) attachItemInfo(ds, parseMoviesDat(await readFile(layout.movies, 'latin1'), layout.movies));
   return ds;
 }
 

@@ -111,6 +111,44 @@ test('movielens-1m layout: items with genres and year, users, view events with i
   await store.close();
 });
 
+test('movielens-1m GroupLens download as is: ratings.dat rating events in time order, Latin-1 movies, users.dat attributes', async () => {
+  write('ml1m-dl/ratings.dat', '5::2::4::978300760\n5::1::5::978300100\n7::1::3::978302000\nbroken line\n7::9::2::978302001\n');
+  write('ml1m-dl/movies.dat', Buffer.from('1::Am\xe9lie (2001)::Comedy|Romance\n2::Heat (1995)::Action\n', 'latin1'));
+  write('ml1m-dl/users.dat', '5::F::25::3::12345\n7::M::1::10::54321\n');
+  const store = await openStore(':memory:');
+  const s = await importFile(store, join(dir, 'ml1m-dl'), 'movielens-1m');
+  assert.deepEqual([s.items, s.users, s.events, s.rejected, s.itemsCreated], [2, 2, 4, 1, 1], JSON.stringify(s));
+  assert.equal(s.issues[0].index, 3, 'the broken line is named by its row');
+  const m = await store.getItem('1');
+  assert.deepEqual([m?.title, m?.tags, m?.attributes.year], ['Amélie (2001)', ['Comedy', 'Romance'], 2001]);
+  assert.equal((await store.getItem('9'))?.title, '', 'movie 9 is not in movies.dat: created from its rating');
+  const u5 = await store.getUser('5');
+  assert.deepEqual(u5?.attributes, { gender: 'F', age: 25, occupation: 3, zip: '12345' });
+  assert.equal(u5?.createdAt, 978300100_000, 'a user is created at the first rating');
+  const ev = await allEvents(store);
+  assert.deepEqual(ev.map((e) => [e.userId, e.itemId, e.type, e.value, e.timestamp]), [
+    ['5', '1', 'rating', 5, 978300100_000],
+    ['5', '2', 'rating', 4, 978300760_000],
+    ['7', '1', 'rating', 3, 978302000_000],
+    ['7', '9', 'rating', 2, 978302001_000],
+  ]);
+  const again = await importFile(store, join(dir, 'ml1m-dl'), 'movielens-1m');
+  assert.deepEqual([again.events, again.duplicates], [0, 4]);
+  await store.close();
+
+  // `tastemaker import ratings.dat --format movielens-1m` (the file, not the directory) stores every row.
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => lines.push(a.join(' '));
+  try {
+    assert.equal(await main(['import', join(dir, 'ml1m-dl/ratings.dat'), '--db', join(dir, 'ratings-file.db'), '--format', 'movielens-1m', '--json']), 0);
+  } finally {
+    console.log = log;
+  }
+  const line = JSON.parse(lines.at(-1)!) as { events: number; items: number; users: number };
+  assert.deepEqual([line.events, line.items, line.users], [4, 2, 2]);
+});
+
 test('movielens-100k layout: rating events in time order with values, users created at first rating', async () => {
   const flags = (on: number[]) => Array.from({ length: 19 }, (_, i) => (on.includes(i) ? '1' : '0')).join('|');
   write('ml100k/u.data', '1\t10\t5\t300\n2\t10\t3\t100\n1\t11\t4\t200\n');
@@ -192,4 +230,26 @@ test('CLI: tastemaker import prints the JSON summary last; bad format exits 2', 
   const store = await openStore(db);
   assert.equal(await store.countEvents(), 3);
   await store.close();
+});
+
+test('CLI: an import whose every row is rejected prints the counts and exits non-zero', async () => {
+  const file = write('all-bad.csv', 'userId,itemId,type\nu1,,play\nu2,,play\n');
+  const partly = write('partly-bad.csv', 'userId,itemId,type\nu1,,play\nu2,i2,play\n');
+  const db = join(dir, 'all-bad.db');
+  const lines: string[] = [];
+  const errs: string[] = [];
+  const log = console.log;
+  const err = console.error;
+  console.log = (...a: unknown[]) => lines.push(a.join(' '));
+  console.error = (...a: unknown[]) => errs.push(a.join(' '));
+  try {
+    assert.equal(await main(['import', file, '--db', db, '--format', 'csv']), 2);
+    assert.ok(lines.some((l) => /rejected 2 rows/.test(l)), lines.join('\n'));
+    assert.deepEqual((JSON.parse(lines.at(-1)!) as { rejected: number; events: number }).rejected, 2);
+    assert.ok(errs.some((l) => /every row was rejected/.test(l)), errs.join('\n'));
+    assert.equal(await main(['import', partly, '--db', db, '--format', 'csv', '--json']), 0, 'some rows stored: success');
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
 });

@@ -13,11 +13,14 @@
  *   unchanged).
  *
  * What each dataset becomes (timestamps are ms since the epoch; "synthetic" means only the order is real):
- * - movielens-1m: movies.dat -> items (genres as tags, `year` attribute, createdAt = 1 Jan of the year,
- *   clamped to the epoch); users.dat -> users (gender, age code, occupation code, zip);
- *   derived/user_item_chronological.tsv -> `view` events. The file has no timestamps, so event k of the
- *   file gets 2000-01-01 + k seconds: each user's order is the true rating order, but times across users
- *   are meaningless (do not use a global temporal split on it).
+ * - movielens-1m, either layout of datasets.ts `resolveMl1m` (the GroupLens download as is, or ours):
+ *   movies.dat (Latin-1) -> items (genres as tags, `year` attribute, createdAt = 1 Jan of the year,
+ *   clamped to the epoch); users.dat -> users (gender, age code, occupation code, zip).
+ *   ratings.dat -> `rating` events (value = stars, real timestamps), appended in time order; users'
+ *   createdAt = their first rating. Without ratings.dat, derived/user_item_chronological.tsv -> `view`
+ *   events: that file has no timestamps, so event k of the file gets 2000-01-01 + k seconds (each user's
+ *   order is the true rating order, times across users are meaningless: no global temporal split on
+ *   it), and users' createdAt is 2000-01-01.
  * - movielens-100k: u.item -> items (genres as tags, release date, year); u.user -> users (age, gender,
  *   occupation, zip; createdAt = first rating); u.data -> `rating` events (value = stars, real
  *   timestamps), appended in time order.
@@ -28,6 +31,11 @@
  *   (a few say 1956) are rejected. user_friends.dat is skipped: user-user relations are not item events
  *   and the store has no social graph.
  * - sasrec / seqs: `view` events per user in file order, synthetic timestamps as for movielens-1m.
+ *
+ * Events whose item is in neither the store nor the dataset's catalog file create a minimal item (id
+ * only, createdAt = its earliest event in the batch; `autoInsertItems`, default on), counted in
+ * `itemsCreated`: an events-only file (sasrec, seqs, a click log) thus yields a servable catalog. With
+ * `autoInsertItems: false` those events are rejected naming `itemId` (see unknown-items.ts).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -49,13 +57,17 @@ import {
   firstTagDates,
   lastfmOrder,
   parseMoviesDat,
+  parseRatingsDat,
   parseUGenre,
   parseUItem,
   parseUserArtists,
   readDataset,
+  resolveMl1m,
   topTagsPerArtist,
+  type RatingsDat,
 } from './datasets.js';
 import { Ingestor } from './ingestor.js';
+import { resolveUnknownItems } from './unknown-items.js';
 import type { BatchResult, RejectedRow } from './types.js';
 
 export const ImportKind = z.enum(['items', 'users', 'events']);
@@ -74,6 +86,11 @@ export interface ImportOptions {
   /** Rows per transaction (default 5,000; at most LIMITS.batchSize). */
   batchSize?: number;
   clock?: Clock;
+  /**
+   * Events whose item is in neither the store nor this import's catalog file create a minimal item
+   * (default true); false rejects them with a reason naming `itemId` (see unknown-items.ts).
+   */
+  autoInsertItems?: boolean;
 }
 
 export interface ImportSummary {
@@ -85,6 +102,8 @@ export interface ImportSummary {
   users: number;
   /** Events newly appended (duplicates excluded). */
   events: number;
+  /** Items created because events referenced ids not in the catalog (autoInsertItems). */
+  itemsCreated: number;
   /** Events already stored (a re-run or overlapping files). */
   duplicates: number;
   /** Rows rejected by validation. */
@@ -105,6 +124,7 @@ const LASTFM_BASE_MS = Date.UTC(2011, 0, 1);
 /** Running totals of one import. */
 class Tally {
   items = 0;
+  itemsCreated = 0;
   users = 0;
   events = 0;
   duplicates = 0;
@@ -119,6 +139,7 @@ class Tally {
     if (kind === 'events') {
       this.events += r.accepted - r.duplicates;
       this.duplicates += r.duplicates;
+      this.itemsCreated += r.itemsCreated ?? 0;
     } else if (kind === 'items') this.items += r.accepted;
     else this.users += r.accepted;
     this.reject(r.rejected);
@@ -128,14 +149,14 @@ class Tally {
 /** Buffers trusted, already-shaped events and appends them one transaction per batch. */
 class EventSink {
   private buf: Event[] = [];
-  /** bufIndex/bufSource: [buf.length] where each buffered event came from, to report a refusal. */
-  private bufIndex: number[] = [];
-  private bufSource: string[] = [];
+  private bufIndexes: number[] = [];
+  private bufSources: string[] = [];
   private readonly idOk = new Map<string, string | undefined>();
+  /** Item ids known to be in the catalog, so each is looked up once per import. */
+  private readonly knownItems = new Set<string>();
   constructor(
-    private readonly store: Store,
-    private readonly tally: Tally,
-    private readonly batchSize: number,
+    private readonly ctx: Ctx,
+    private readonly tally: Tally = ctx.tally,
   ) {}
 
   /** Checks an external id once (the ids repeat across many rows). Returns the problem, if any. */
@@ -160,24 +181,34 @@ class EventSink {
       return;
     }
     this.buf.push(e);
-    this.bufIndex.push(index);
-    this.bufSource.push(source);
-    if (this.buf.length >= this.batchSize) await this.flush();
+    this.bufIndexes.push(index);
+    this.bufSources.push(source);
+    if (this.buf.length >= this.ctx.batchSize) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.buf.length === 0) return;
-    const r = await this.store.appendEvents(this.buf);
-    this.tally.events += r.written;
-    this.tally.duplicates += r.duplicates;
-    // Events of deleted users or items, or deleted ids, stay out (the store's tombstones).
-    this.tally.reject(r.refused.map((x) => ({
-      index: this.bufIndex[x.index],
-      issues: [{ path: `${this.bufSource[x.index]}[${this.bufIndex[x.index]}].${x.field}`, message: x.message }],
-    })));
+    const sources = this.bufSources;
+    const u = await resolveUnknownItems(this.ctx.store, this.buf, this.bufIndexes, {
+      autoInsertItems: this.ctx.autoInsertItems,
+      field: (k) => sources[k],
+      known: this.knownItems,
+    });
+    this.tally.itemsCreated += u.created.length;
+    this.tally.reject(u.rejected);
+    if (u.events.length > 0) {
+      const r = await this.ctx.store.appendEvents(u.events);
+      this.tally.events += r.written;
+      this.tally.duplicates += r.duplicates;
+      // Events of deleted users or items, or deleted ids, stay out (the store's tombstones).
+      this.tally.reject(r.refused.map((x) => {
+        const k = u.positions[x.index];
+        return { index: this.bufIndexes[k], issues: [{ path: `${sources[k]}[${this.bufIndexes[k]}].${x.field}`, message: x.message }] };
+      }));
+    }
     this.buf = [];
-    this.bufIndex = [];
-    this.bufSource = [];
+    this.bufIndexes = [];
+    this.bufSources = [];
   }
 }
 
@@ -221,6 +252,7 @@ export async function importFile(
     clock: opts.clock ?? systemClock,
     tally: new Tally(),
     progress: opts.onProgress ?? (() => {}),
+    autoInsertItems: opts.autoInsertItems ?? true,
   };
   const started = performance.now();
   const kind = fmt.data === 'csv' || fmt.data === 'jsonl' ? (opts.kind ?? 'events') : undefined;
@@ -252,6 +284,7 @@ export async function importFile(
     format: fmt.data,
     ...(kind ? { kind } : {}),
     items: t.items,
+    itemsCreated: t.itemsCreated,
     users: t.users,
     events: t.events,
     duplicates: t.duplicates,
@@ -270,6 +303,7 @@ interface Ctx {
   clock: Clock;
   tally: Tally;
   progress: (p: ImportProgress) => void;
+  autoInsertItems: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -336,7 +370,7 @@ class RowBatcher {
     private readonly ctx: Ctx,
     private readonly kind: ImportKind,
   ) {
-    this.ingestor = new Ingestor(ctx.store, {}, { clock: ctx.clock });
+    this.ingestor = new Ingestor(ctx.store, {}, { clock: ctx.clock, autoInsertItems: ctx.autoInsertItems });
   }
   async push(row: unknown, index: number): Promise<void> {
     this.indexes.push(index);
@@ -434,34 +468,71 @@ function yearStartMs(year: number | undefined): number {
 }
 
 async function importMovielens1m(ctx: Ctx): Promise<void> {
-  const isDir = statSync(ctx.path).isDirectory();
-  const tsv = isDir
-    ? [join(ctx.path, 'derived', 'user_item_chronological.tsv'), join(ctx.path, 'user_item_chronological.tsv')].find((p) => existsSync(p))
-    : ctx.path;
-  if (!tsv) requireFile(join(ctx.path, 'derived', 'user_item_chronological.tsv'), 'derived/user_item_chronological.tsv');
-  const root = isDir ? ctx.path : [dirname(ctx.path), dirname(dirname(ctx.path))].find((d) => existsSync(join(d, 'movies.dat')));
-
-  if (root && existsSync(join(root, 'movies.dat'))) {
-    const movies = parseMoviesDat(await readFile(join(root, 'movies.dat'), 'latin1'));
+  const layout = resolveMl1m(ctx.path);
+  if (layout.movies) {
+    const movies = parseMoviesDat(await readFile(layout.movies, 'latin1'), layout.movies);
     const rows = [...movies].map(([id, m]) => {
       const year = yearOf(m.title);
       return { id, title: m.title, tags: m.tags, attributes: year ? { year } : {}, createdAt: yearStartMs(year) };
     });
     await ingestAll(ctx, 'items', rows);
   }
-  if (root && existsSync(join(root, 'users.dat'))) {
+  // ratings.dat first (when present): a user's first rating time is their createdAt.
+  const ratings = layout.ratings ? await readRatingsDat(ctx, layout.ratings) : undefined;
+  if (layout.users) {
     const rows: unknown[] = [];
-    eachLine(await readFile(join(root, 'users.dat'), 'latin1'), (line) => {
+    eachLine(await readFile(layout.users, 'latin1'), (line) => {
       const [id, gender, age, occupation, zip] = line.split('::');
-      rows.push({ id, attributes: { gender, age: Number(age), occupation: Number(occupation), zip: zip ?? '' }, createdAt: ML_BASE_MS });
+      const createdAt = ratings ? (ratings.firstSeenMs.get(id) ?? 0) : ML_BASE_MS;
+      rows.push({ id, attributes: { gender, age: Number(age), occupation: Number(occupation), zip: zip ?? '' }, createdAt });
     });
     await ingestAll(ctx, 'users', rows);
   }
+  if (ratings) await importRatingsDat(ctx, ratings.r, ratings.order);
+  else await importMl1mTsv(ctx, layout.tsv!);
+}
 
+/** Parses ratings.dat (bad lines rejected) and orders its rows by time, ties in file order. */
+async function readRatingsDat(ctx: Ctx, file: string): Promise<{ r: RatingsDat; order: Int32Array; firstSeenMs: Map<string, number> }> {
+  const bad: RejectedRow[] = [];
+  const r = parseRatingsDat(await readFile(file, 'latin1'), (row) => {
+    bad.push({ index: row, issues: [{ path: `events[${row}]`, message: 'expected `UserID::MovieID::Rating::Timestamp`' }] });
+  });
+  ctx.tally.reject(bad);
+  const order = new Int32Array(r.n); // [n] entries in time order
+  for (let i = 0; i < r.n; i++) order[i] = i;
+  order.sort((a, b) => r.seconds[a] - r.seconds[b] || a - b);
+  const firstSeenMs = new Map<string, number>();
+  for (const i of order) {
+    const u = r.users.ids[r.userIx[i]];
+    if (!firstSeenMs.has(u)) firstSeenMs.set(u, r.seconds[i] * 1000);
+  }
+  return { r, order, firstSeenMs };
+}
+
+/** ratings.dat rows -> `rating` events (value = stars, real times), appended in time order. */
+async function importRatingsDat(ctx: Ctx, r: RatingsDat, order: Int32Array): Promise<void> {
+  const sink = new EventSink(ctx);
+  for (let k = 0; k < r.n; k++) {
+    const i = order[k];
+    const userId = r.users.ids[r.userIx[i]];
+    const itemId = r.items.ids[r.itemIx[i]];
+    await sink.push(
+      { id: `movielens-1m:${userId}:${itemId}:${r.row[i]}`, userId, itemId, type: 'rating', value: r.stars[i], timestamp: r.seconds[i] * 1000 },
+      r.row[i],
+    );
+    if (k % ctx.batchSize === 0) ctx.progress({ done: k, total: r.n, unit: 'rows' });
+  }
+  await sink.flush();
+  ctx.progress({ done: r.n, total: r.n, unit: 'rows' });
+}
+
+/** The derived tsv -> `view` events with synthetic times (see the file header). */
+async function importMl1mTsv(ctx: Ctx, tsv: string): Promise<void> {
   // Walk the tsv in place (no per-line array); row i is the i-th non-empty line.
-  const text = await readFile(tsv!, 'utf8');
+  const text = await readFile(tsv, 'utf8');
   const total = countLines(text);
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   let start = 0;
   let i = 0;
   while (start < text.length) {
@@ -537,7 +608,7 @@ async function importMovielens100k(ctx: Ctx): Promise<void> {
     await ingestAll(ctx, 'users', rows);
   }
 
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   for (let k = 0; k < order.length; k++) {
     const i = order[k];
     const [userId, itemId, stars] = fields[i];
@@ -584,7 +655,7 @@ async function importLastfm(ctx: Ctx): Promise<void> {
 
   const { order } = lastfmOrder(ua.userIx, ua.dates, ua.weights, ua.n, ua.users.size);
   const total = ua.n;
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   for (let k = 0; k < ua.n; k++) {
     const i = order[k];
     const userId = ua.users.ids[ua.userIx[i]];
@@ -620,7 +691,7 @@ async function importLastfm(ctx: Ctx): Promise<void> {
 async function importSequences(ctx: Ctx, format: 'sasrec' | 'seqs'): Promise<void> {
   const ds = await readDataset(ctx.path, format);
   const { offsets, items, numUsers } = ds.seqs;
-  const sink = new EventSink(ctx.store, ctx.tally, ctx.batchSize);
+  const sink = new EventSink(ctx);
   const total = items.length;
   for (let u = 0; u < numUsers; u++) {
     const userId = ds.userIds[u];

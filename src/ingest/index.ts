@@ -6,6 +6,8 @@ export { DatasetFormat, readDataset } from './datasets.js';
 export { validateBatch, validateEvents, validateItems, validateUsers, deriveEventId } from './validate.js';
 export type { BatchField, ValidateOptions, ValidatedBatch } from './validate.js';
 export { Ingestor } from './ingestor.js';
+export { minimalItem, resolveUnknownItems } from './unknown-items.js';
+export type { ResolvedEvents, UnknownItemsOptions } from './unknown-items.js';
 export type { IngestListeners, IngestorOptions } from './ingestor.js';
 export { ImportKind, importFile } from './import.js';
 export type { ImportOptions, ImportProgress, ImportSummary } from './import.js';

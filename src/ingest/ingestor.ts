@@ -16,6 +16,7 @@ import { DEFAULT_INGEST_CONFIG, type IngestConfig } from '../core/config.js';
 import type { Item, User } from '../core/schemas.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import type { BatchResult } from './types.js';
+import { resolveUnknownItems } from './unknown-items.js';
 import { validateEvents, validateItems, validateUsers, type ValidateOptions } from './validate.js';
 
 export interface IngestListeners {
@@ -29,11 +30,17 @@ export interface IngestorOptions {
   clock?: Clock;
   /** Accepted time window of client timestamps (default: config defaults, reject beyond 5 min ahead). */
   time?: IngestConfig;
+  /**
+   * Events whose item is not in the catalog create a minimal item (id only; default true, config
+   * `autoInsertItems`); false rejects those events with a reason naming `itemId` (unknown-items.ts).
+   */
+  autoInsertItems?: boolean;
 }
 
 export class Ingestor {
   private readonly clock: Clock;
   private readonly time: IngestConfig;
+  private readonly autoInsertItems: boolean;
 
   constructor(
     private readonly store: Store,
@@ -42,6 +49,7 @@ export class Ingestor {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.time = opts.time ?? DEFAULT_INGEST_CONFIG;
+    this.autoInsertItems = opts.autoInsertItems ?? true;
   }
 
   async ingestItems(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
@@ -74,15 +82,26 @@ export class Ingestor {
   async ingestEvents(rows: unknown, opts: ValidateOptions = {}): Promise<BatchResult> {
     const b = validateEvents(rows, this.clock, { time: this.time, ...opts });
     if (b.valid.length === 0) return { accepted: 0, duplicates: 0, rejected: b.rejected };
-    const r = await this.store.appendEvents(b.valid);
+    const u = await resolveUnknownItems(this.store, b.valid, b.validIndexes, { autoInsertItems: this.autoInsertItems, field: 'events' });
+    // Listeners learn about the created items before the events that reference them.
+    if (u.created.length > 0) this.listeners.onItems?.(u.created);
+    const rejected = u.rejected.length === 0 ? b.rejected : [...b.rejected, ...u.rejected].sort((x, y) => x.index - y.index);
+    const created = u.created.length > 0 ? { itemsCreated: u.created.length } : {};
+    if (u.events.length === 0) return { accepted: 0, duplicates: 0, rejected, ...created };
+    const r = await this.store.appendEvents(u.events);
     if (r.newEvents.length > 0) this.listeners.onEvents?.(r.newEvents);
-    if (r.refused.length === 0) return { accepted: b.valid.length, duplicates: r.duplicates, rejected: b.rejected };
+    if (r.refused.length === 0) return { accepted: u.events.length, duplicates: r.duplicates, rejected, ...created };
+    // Refused by a tombstone (deleted user or item, deleted event id): indexes are into u.events.
     const refused = r.refused.map((x) => {
-      const index = b.validIndexes[x.index];
+      const index = u.indexes[x.index];
       return { index, issues: [{ path: `events[${index}].${x.field}`, message: x.message }] };
     });
-    const rejected = [...b.rejected, ...refused].sort((a, c) => a.index - c.index);
-    return { accepted: b.valid.length - refused.length, duplicates: r.duplicates, rejected };
+    return {
+      accepted: u.events.length - refused.length,
+      duplicates: r.duplicates,
+      rejected: [...rejected, ...refused].sort((a, c) => a.index - c.index),
+      ...created,
+    };
   }
 
   /** An update that omits createdAt keeps the stored one, so re-sending a catalog does not make it "fresh". */

@@ -13,4 +13,6 @@ export interface BatchResult {
   accepted: number;
   duplicates: number;
   rejected: RejectedRow[];
+  /** Events only: items created because events referenced them and autoInsertItems is on (absent when 0). */
+  itemsCreated?: number;
 }

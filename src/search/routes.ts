@@ -8,7 +8,7 @@
  * recent events; negative events (skip, dislike, …) do not count as history.
  */
 import { z } from 'zod';
-import { Id, DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
+import { Id, DEFAULT_EVENT_WEIGHTS, queryInt } from '../core/schemas.js';
 import type { Store } from '../store/types.js';
 // Type-only: serve imports search at runtime, never the other way round.
 import type { RouteSpec } from '../serve/openapi.js';
@@ -28,14 +28,7 @@ export interface SearchService {
 /** How many recent events of the user feed the personal re-rank. */
 export const SEARCH_HISTORY_EVENTS = 200;
 
-const intField = (max: number, def: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
-    .optional()
-    .transform((v) => v ?? def);
+const intField = (max: number, def: number) => queryInt(1, max).default(def);
 
 export function searchQuery(maxN: number) {
   return z.strictObject({

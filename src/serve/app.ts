@@ -6,6 +6,7 @@
  * Batch bodies are plain JSON arrays (`[{...}, {...}]`), validated row by row: a bad row is reported by
  * its index and reasons while the good rows are stored.
  */
+import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.js';
@@ -15,7 +16,9 @@ import type { BatchResult } from '../ingest/types.js';
 import { SearchIndex } from '../search/search-index.js';
 import { searchRouteSpecs, type SearchService } from '../search/routes.js';
 import { KeyRing, authorize } from './auth.js';
-import { parseJsonBody, toErrorResponse } from './errors.js';
+import { withBodyDeadline } from './body-deadline.js';
+import { clientErrorResponse, parseJsonBody, toErrorResponse } from './errors.js';
+import { parseQueryStrict } from './query.js';
 import type { SearchHolder } from './live-search.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { buildOpenApi, defineRoute, type RouteSpec } from './openapi.js';
@@ -133,10 +136,44 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       metrics.errors.inc({ code: body.error });
       void (reply as FastifyReply).code(status).send(body);
     },
+    // Node answers 408 to a request whose headers have not all arrived within requestTimeoutMs, checked
+    // every connectionsCheckingInterval (default 30 s, up to twice the limit); every 1/10 of the limit
+    // keeps it within 10 %. A body stalled after the headers is the body deadline's (preParsing below).
     requestTimeout: limits.requestTimeoutMs,
-    return503OnClosing: true,
+    http: { connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.requestTimeoutMs / 10))) },
+    // Errors node raises before fastify sees a request (timeout, header overflow, malformed HTTP) are
+    // written straight to the socket; this writes them in our error shape too.
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      const { status, body } = clientErrorResponse(err, limits.requestTimeoutMs);
+      metrics.errors.inc({ code: body.error });
+      const json = JSON.stringify(body);
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+            `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+        );
+      }
+      socket.destroy();
+    },
+    // fastify's own 503 while closing has another shape; the onRequest hook below answers instead.
+    return503OnClosing: false,
   }) as unknown as TastemakerApp;
   app.decorate('tastemakerMetrics', metrics);
+
+  // A body still arriving after requestTimeoutMs fails with a 408 in our error shape (body-deadline.ts).
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
+    return hasBody ? withBodyDeadline(payload, limits.requestTimeoutMs) : payload;
+  });
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new UnavailableError('server is shutting down; retry on another instance');
+  });
 
   // Only JSON bodies: every other media type is a 415 before any byte is interpreted.
   app.removeAllContentTypeParsers();
@@ -159,6 +196,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     const { status, body } = toErrorResponse(err);
     metrics.errors.inc({ code: body.error });
     if (status >= 500) request.log.error({ err }, 'request failed');
+    // The rest of a timed-out body may never come: do not keep the connection waiting for it.
+    if (status === 408) void reply.header('connection', 'close');
     return reply.code(status).send(body);
   });
 
@@ -404,7 +443,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
             },
       handler: async (request, reply) => {
         const params = spec.params ? parseWith(spec.params, request.params, 'path parameter') : {};
-        const query = spec.query ? parseWith(spec.query, request.query, 'query string') : {};
+        const query = spec.query ? parseWith(spec.query, parseQueryStrict(request.url), 'query string') : {};
         const out = await spec.handler({ params, query, body: request.body, request, reply });
         reply.code(spec.response.status);
         return out;

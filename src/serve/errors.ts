@@ -61,6 +61,25 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   return { status: 500, body: { error: 'internal', message: 'internal error; see the server log' } };
 }
 
+/**
+ * The answer to an error node raises on the socket before fastify has a request (the `clientError`
+ * event): a request not fully received within limits.requestTimeoutMs (408), headers over the size
+ * limit (431), or bytes that are not HTTP (400).
+ */
+export function clientErrorResponse(err: unknown, requestTimeoutMs: number): ErrorResponse {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408,
+      body: { error: 'timeout', message: `request not received in full within ${requestTimeoutMs} ms (limits.requestTimeoutMs)` },
+    };
+  }
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return { status: 431, body: { error: 'headers_too_large', message: 'request headers are larger than the server accepts' } };
+  }
+  return { status: 400, body: { error: 'invalid_input', message: 'malformed HTTP request' } };
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 /** Cheap pre-check (as secure-json-parse does): only bodies naming these keys need the slow scan. */
 const SUSPICIOUS_KEYS = /"(?:__proto__|constructor|prototype)"\s*:/;

@@ -4,7 +4,7 @@
  * feeds /openapi.json, so the documentation cannot drift from the code.
  */
 import { z } from 'zod';
-import { EventInput, Id, ItemInput, Surface, UserInput } from '../core/schemas.js';
+import { EventInput, Id, ItemInput, Surface, UserInput, queryDecimal, queryInt } from '../core/schemas.js';
 import type { LimitsConfig } from '../core/config.js';
 import type { RecommendResponse } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
@@ -19,14 +19,9 @@ export const UserIdParams = z.strictObject({ userId: Id });
 export const ItemIdParams = z.strictObject({ itemId: Id });
 export const IdParams = z.strictObject({ id: Id });
 
-/** `n` arrives as a string; coercion keeps the error on the field (`n: must be at most 500`). */
+/** `n` arrives as a string; strict decimal digits, so the error stays on the field (`n: must be at most 500`). */
 function nField(maxN: number) {
-  return z.coerce
-    .number({ error: 'must be an integer' })
-    .int('must be an integer')
-    .min(1, 'must be at least 1')
-    .max(maxN, `must be at most ${maxN}`)
-    .default(20);
+  return queryInt(1, maxN).default(20);
 }
 
 /** Comma-separated ids, each a valid Id. */
@@ -57,10 +52,7 @@ export function recommendQuery(limits: LimitsConfig) {
     excludeTags: tagList(100).optional().meta({ description: 'Comma-separated tags no returned item may carry (at most 100)' }),
     sessionId: Id.optional().meta({ description: 'The current session (surface next conditions on it)' }),
     explain: QueryBool.optional().meta({ description: 'Add per-item explanation (source scores, the history items behind it)' }),
-    diversity: z.coerce
-      .number({ error: 'must be a number' })
-      .min(0, 'must be at least 0')
-      .max(1, 'must be at most 1')
+    diversity: queryDecimal(0, 1)
       .optional()
       .meta({ description: 'MMR diversity of this page, 0 (relevance only) to 1 (most diverse); overrides the configured rerank.lambda' }),
   });
@@ -91,6 +83,11 @@ export const BatchResultSchema = z.object({
   accepted: z.number().int().meta({ description: 'Valid rows stored, including idempotent duplicates.' }),
   duplicates: z.number().int().meta({ description: 'Events whose id was already stored (stored once).' }),
   rejected: z.array(z.object({ index: z.number().int(), issues: z.array(FieldIssueSchema) })),
+  itemsCreated: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'POST /v1/events: items created for events that referenced unknown items (autoInsertItems); absent when none.' }),
 });
 
 export const RecommendResponseSchema = z.object({
@@ -113,15 +110,6 @@ export const StoredItem = ItemInput.extend({ createdAt: z.number().int(), expire
 export const StoredUser = UserInput.extend({ createdAt: z.number().int() });
 
 export const DeletedBody = z.object({ id: z.string(), deleted: z.literal(true) });
-
-/** A non-negative integer in a query string: digits only (no signs, exponents or blanks). */
-function queryInt(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d{1,16}$/, 'must be a non-negative integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-}
 
 /** Most events one GET /v1/events page returns. */
 export const MAX_EVENTS_PAGE = 1_000;

@@ -88,6 +88,22 @@ export function runStoreConformance(name: string, factory: () => Promise<StoreHa
         assert.equal(await s.countItems(), 2);
       }));
 
+    it('items: insertItemsIfAbsent inserts only new ids and never overwrites a stored row', () =>
+      withStore(async (s) => {
+        await s.upsertItems([item('a', { title: 'kept' })]);
+        const inserted = await s.insertItemsIfAbsent([item('a'), item('b', { createdAt: 42 }), item('b')]);
+        assert.deepEqual(inserted.map((i) => i.id), ['b']);
+        assert.equal((await s.getItem('a'))?.title, 'kept');
+        assert.equal((await s.getItem('b'))?.createdAt, 42);
+        assert.equal(await s.countItems(), 2);
+        assert.deepEqual(await s.insertItemsIfAbsent([]), []);
+        assert.equal(await s.deleteItem('b'), true);
+        assert.deepEqual(await s.insertItemsIfAbsent([item('b')]), [], 'a deleted item is not re-created');
+        assert.equal(await s.getItem('b'), undefined);
+        await s.upsertItems([item('b')]);
+        assert.equal((await s.getItem('b'))?.title, 't-b', 'an explicit upsert revives it');
+      }));
+
     it('users: upsert, get, count', () =>
       withStore(async (s) => {
         const u: User = { id: 'u1', attributes: { age: 25, gender: 'F' }, createdAt: 7 };

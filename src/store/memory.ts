@@ -102,6 +102,19 @@ export class MemoryStore implements Store {
     return { written: items.length, duplicates: 0 };
   }
 
+  async insertItemsIfAbsent(items: Item[]): Promise<Item[]> {
+    this.open();
+    const inserted: Item[] = [];
+    for (const it of items) {
+      // A deleted item stays deleted (its tombstone): only an explicit upsert brings it back.
+      if (this.items.has(it.id) || this.tombstones.has(`item:${it.id}`)) continue;
+      this.sortedItemIds = null;
+      this.items.set(it.id, copy(it));
+      inserted.push(it);
+    }
+    return inserted;
+  }
+
   async getItem(id: string): Promise<Item | undefined> {
     this.open();
     const it = this.items.get(id);

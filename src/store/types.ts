@@ -93,6 +93,12 @@ export interface Store {
   close(): Promise<void>;
 
   upsertItems(items: Item[]): Promise<WriteResult>;
+  /**
+   * Inserts the items whose id is not stored yet and leaves stored ones untouched (never overwrites a
+   * catalog row, even one written a moment earlier by a concurrent batch). A deleted item (its tombstone)
+   * is not inserted either: only upsertItems revives it. Returns the items inserted.
+   */
+  insertItemsIfAbsent(items: Item[]): Promise<Item[]>;
   getItem(id: string): Promise<Item | undefined>;
   getItems(ids: string[]): Promise<Map<string, Item>>;
   /**

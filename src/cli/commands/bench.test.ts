@@ -29,3 +29,21 @@ test('CLI: unknown bench exits 2 and lists the available ones', async () => {
   }
   assert.ok(errs.some((l) => l.includes('available:') && l.includes('ingest')), errs.join('\n'));
 });
+
+test('CLI: bench --help and -h print the usage and exit 0', async () => {
+  for (const flag of ['--help', '-h']) {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await main(['bench', flag]);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(code, 0, flag);
+    const text = out.join('');
+    assert.match(text, /Usage: tastemaker bench/);
+    assert.match(text, /ingest/, 'lists the benchmarks');
+  }
+});

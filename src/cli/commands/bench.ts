@@ -58,8 +58,15 @@ export function register(program: Command): void {
     .argument('[args...]', 'arguments for the benchmark')
     .option('--json', 'print only the JSON result line')
     .allowUnknownOption()
+    // Options after the name belong to the bench, so commander's help option is off and `--help` /
+    // `-h` in the name's place prints this command's help instead of naming a bench.
     .helpOption(false)
-    .action(async (name: string, args: string[], opts: { json?: boolean }) => {
+    .addHelpText('after', () => '\nFigures and the command behind each: docs/benchmarks.md')
+    .action(async (name: string, args: string[], opts: { json?: boolean }, cmd: Command) => {
+      if (name === '--help' || name === '-h' || name === 'help') {
+        cmd.outputHelp();
+        return;
+      }
       const result = await runBench(name, args);
       if (!opts.json) console.log(pretty(result));
       console.log(JSON.stringify(result));

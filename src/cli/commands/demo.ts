@@ -185,7 +185,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     const stopRegistry = attachRegistry(engine as OnlineEngine, base.dataDir, log);
     const tEngine = performance.now();
     const search = new LiveSearch(engine);
-    const ingestor = new Ingestor(store, search.listeners(), { time: config.ingest });
+    const ingestor = new Ingestor(store, search.listeners(), { time: config.ingest, autoInsertItems: config.autoInsertItems });
     let server: RunningServer;
     try {
       server = await startServer({ engine, ingestor, config, logRequests: opts.logger, search });

@@ -17,7 +17,13 @@ const ImportCliOptions = z.strictObject({
   kind: ImportKind.optional(),
   batchSize: z.coerce.number().int().min(1).max(10_000).optional(),
   json: z.boolean().optional(),
+  autoInsertItems: z.boolean().optional(),
 });
+
+/** True when the import stored nothing and rejected rows: the exit status is then non-zero. */
+export function everyRowRejected(s: ImportSummary): boolean {
+  return s.rejected > 0 && s.items + s.itemsCreated + s.users + s.events + s.duplicates === 0;
+}
 
 /** Options as commander gives them; validated here so errors name the option. */
 export async function runImport(file: string, raw: Record<string, unknown>): Promise<ImportSummary> {
@@ -36,6 +42,7 @@ export async function runImport(file: string, raw: Record<string, unknown>): Pro
     return await importFile(store, file, opts.format, {
       kind: opts.kind,
       batchSize: opts.batchSize,
+      autoInsertItems: opts.autoInsertItems,
       onProgress: (p) => {
         bar ??= createProgress(`import ${opts.format}`, p.total, { unit: p.unit });
         bar.update(p.done, p.total);
@@ -57,15 +64,27 @@ export function register(program: Command): void {
     .option('--kind <kind>', 'for csv/jsonl: items, users or events (default events)')
     .option('--batch-size <n>', 'rows per transaction (default 5000)')
     .option('--json', 'print only the JSON summary')
+    .option('--no-auto-insert-items', 'reject events whose item is not in the catalog instead of creating a minimal item')
     .action(async (file: string, raw: Record<string, unknown>) => {
       const s = await runImport(file, raw);
       if (!raw.json) {
         console.log(`imported ${s.file} (${s.format}${s.kind ? `, ${s.kind}` : ''}) in ${s.seconds}s`);
-        console.log(`  items ${s.items}, users ${s.users}, events ${s.events} new + ${s.duplicates} duplicates (${s.eventsPerSec}/s)`);
+        console.log(`  items ${s.items}${s.itemsCreated ? ` (+ ${s.itemsCreated} created from events)` : ''}, users ${s.users}, events ${s.events} new + ${s.duplicates} duplicates (${s.eventsPerSec}/s)`);
         if (s.rejected) console.log(`  rejected ${s.rejected} rows; first: ${s.issues.slice(0, 3).map((r) => r.issues.map((i) => `${i.path}: ${i.message}`).join(', ')).join(' | ')}`);
         for (const sk of s.skipped) console.log(`  skipped ${sk}`);
+        if (s.itemsCreated > 0) {
+          console.log(
+            `  ${s.itemsCreated} items created from events: the events referenced ids not in the catalog${s.items === 0 ? ' (no catalog was imported)' : ''}; ` +
+              'they have an id only (autoInsertItems) — import the catalog (--kind items) to add titles and tags, or pass --no-auto-insert-items to reject such events',
+          );
+        }
       }
       const { issues: _issues, ...line } = s;
       console.log(JSON.stringify({ ...line, issues: s.issues.slice(0, 5) }));
+      if (everyRowRejected(s)) {
+        // A file whose rows all fail is almost always the wrong --format or --kind: say so and fail.
+        console.error(`error: every row was rejected (${s.rejected} rejected, nothing stored); check --format${s.kind ? ' and --kind' : ''}`);
+        process.exitCode = 2;
+      }
     });
 }

@@ -66,7 +66,7 @@ export function register(program: Command): void {
         const counts = [await store.countItems(), await store.countUsers(), await store.countEvents()];
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${counts[0]} items, ${counts[1]} users, ${counts[2]} events`);
         const search = o.search ? new LiveSearch(engine) : undefined;
-        const ingestor = new Ingestor(store, search ? search.listeners() : engine, { time: config.ingest });
+        const ingestor = new Ingestor(store, search ? search.listeners() : engine, { time: config.ingest, autoInsertItems: config.autoInsertItems });
         const server = await startServer({ engine, ingestor, config, logRequests: o.log, search });
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
         if (search) {

@@ -179,7 +179,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         this.db.exec(m.sql);
         record.run(m.version, m.name, Date.now());
-      })();
+      }).immediate();
     }
     this.stmts = this.prepare();
     if (this.useImpressionWorker && !this.impressionWriter) {
@@ -211,6 +211,8 @@ export class SqliteStore implements Store {
         ON CONFLICT(id) DO UPDATE SET creator_id = excluded.creator_id, title = excluded.title, text = excluded.text,
           tags = excluded.tags, attributes = excluded.attributes, created_at = excluded.created_at,
           available = excluded.available, expires_at = excluded.expires_at`),
+      insertItemIfAbsent: db.prepare(`INSERT INTO items (id, creator_id, title, text, tags, attributes, created_at, available, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       getItem: db.prepare('SELECT * FROM items WHERE id = ?'),
       deleteItem: db.prepare('DELETE FROM items WHERE id = ?'),
       scanItems: db.prepare('SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?'),
@@ -272,8 +274,33 @@ export class SqliteStore implements Store {
         );
         revive.run(it.id);
       }
-    })();
+    }).immediate();
     return { written: items.length, duplicates: 0 };
+  }
+
+  async insertItemsIfAbsent(items: Item[]): Promise<Item[]> {
+    const stmt = this.s.insertItemIfAbsent;
+    const tombstone = this.s.getTombstone;
+    const inserted: Item[] = [];
+    this.db.transaction(() => {
+      for (const it of items) {
+        // A deleted item stays deleted: only an explicit upsert brings it back.
+        if (tombstone.get('item', it.id)) continue;
+        const r = stmt.run(
+          it.id,
+          it.creatorId ?? null,
+          it.title,
+          it.text,
+          JSON.stringify(it.tags),
+          JSON.stringify(it.attributes),
+          it.createdAt,
+          it.available ? 1 : 0,
+          it.expiresAt ?? null,
+        );
+        if (r.changes > 0) inserted.push(it);
+      }
+    }).immediate();
+    return inserted;
   }
 
   async getItem(id: string): Promise<Item | undefined> {
@@ -296,7 +323,7 @@ export class SqliteStore implements Store {
       if (this.s.deleteItem.run(id).changes === 0) return false;
       this.s.setTombstone.run('item', id, opts.atMs ?? Date.now());
       return true;
-    })();
+    }).immediate();
   }
 
   async scanItems(opts: { afterId?: string; limit?: number } = {}): Promise<Item[]> {
@@ -318,7 +345,7 @@ export class SqliteStore implements Store {
         stmt.run(u.id, JSON.stringify(u.attributes), u.createdAt);
         revive.run(u.id);
       }
-    })();
+    }).immediate();
     return { written: users.length, duplicates: 0 };
   }
 
@@ -342,7 +369,7 @@ export class SqliteStore implements Store {
       this.s.deleteUserImpressions.run(id);
       this.s.setTombstone.run('user', id, opts.atMs ?? Date.now());
       return true;
-    })();
+    }).immediate();
   }
 
   async getTombstone(kind: Tombstone['kind'], id: string): Promise<Tombstone | undefined> {
@@ -360,6 +387,10 @@ export class SqliteStore implements Store {
     const stmt = this.s.insertEvent;
     const newEvents: StoredEvent[] = [];
     const refused: RefusedEvent[] = [];
+    // IMMEDIATE: the transaction reads (tombstones) before it writes; a deferred one would hold a read
+    // snapshot and fail with SQLITE_BUSY_SNAPSHOT, without waiting, when the impression writer's
+    // connection commits in between (found by test/fuzz.test.ts: a 500 on POST /v1/events). Every
+    // write transaction here begins IMMEDIATE, so busy_timeout applies to all of them.
     this.db.transaction(() => {
       // The common case (nothing was ever deleted) costs one query per batch, not three per event.
       const lookup: TombstoneLookup | undefined = this.s.anyTombstone.get() ? this.tombstoneLookup() : undefined;
@@ -386,7 +417,7 @@ export class SqliteStore implements Store {
         if (r.changes > 0) newEvents.push({ ...e, seq: Number(r.lastInsertRowid) });
       }
       if (newEvents.length > 0) this.s.addEventCount.run(newEvents.length);
-    })();
+    }).immediate();
     return { written: newEvents.length, duplicates: events.length - newEvents.length - refused.length, newEvents, refused };
   }
 
@@ -442,7 +473,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.db.prepare(`INSERT INTO deleted_events (id, deleted_at) SELECT id, ? FROM events ${where} ON CONFLICT(id) DO NOTHING`).run(at, ...params);
       return this.db.prepare(`DELETE FROM events ${where}`).run(...params).changes;
-    })();
+    }).immediate();
   }
 
   async *scanEvents(opts: EventScanOptions = {}): AsyncIterable<StoredEvent[]> {
@@ -507,7 +538,7 @@ export class SqliteStore implements Store {
     const stmt = this.s.insertImpression;
     this.db.transaction(() => {
       for (const r of rows) stmt.run(r);
-    })();
+    }).immediate();
   }
 
   async getImpression(requestId: string): Promise<Impression | undefined> {
