@@ -370,8 +370,8 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     }),
   ];
 
-  if (opts.search instanceof SearchIndex) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN }));
-  else if (opts.search) routes.push(...lazySearchRoutes(opts.search, { store, maxN: limits.maxN }));
+  if (opts.search instanceof SearchIndex) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN, eventWeights: config.eventWeights }));
+  else if (opts.search) routes.push(...lazySearchRoutes(opts.search, { store, maxN: limits.maxN, eventWeights: config.eventWeights }));
 
   let openapi: Record<string, unknown> | undefined;
   routes.push(
