@@ -31,7 +31,7 @@ import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import { generateSynthetic } from '../src/core/synth.js';
 import { createEngine, loadSasrec, type EngineConfigInput, type OnlineEngine } from '../src/engine/index.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry } from '../src/registry/index.js';
 import { Kernels } from '../src/models/kernels/index.js';
 import { SasrecConfig, SasrecModel } from '../src/models/sasrec.js';
 import { SasrecPredictor } from '../src/models/sasrec-serve.js';

@@ -10,7 +10,7 @@ import { rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTrain, trainFromStore } from '../src/cli/commands/train.js';
 import { attachRegistry, type OnlineEngine } from '../src/engine/index.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry } from '../src/registry/index.js';
 import { CLIENT, JSON_ADMIN, startStack, type TestStack } from './helpers.js';
 
 const TINY = { maxLen: 20, dim: 16, blocks: 1, heads: 1, batchSize: 32, maxEpochs: 2, validUsers: 50, warmupSteps: 2, threads: 1 };

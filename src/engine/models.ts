@@ -1,5 +1,5 @@
 /**
- * Connects trained models from the registry (src/models/registry.ts) to a running engine: the active
+ * Connects trained models from the registry (src/registry/) to a running engine: the active
  * two-tower version's item tower becomes the `twotower` candidate source and the embedding space of
  * diversity re-ranking; the active SASRec version becomes the `sasrec` sequential next-item source; the
  * active ranker re-scores every pool; a newly activated version is picked up without a restart (a version
@@ -10,7 +10,7 @@ import { ManualClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js';
-import { ModelRegistry } from '../models/registry.js';
+import { ModelRegistry } from '../registry/index.js';
 import { SasrecPredictor } from '../models/sasrec-serve.js';
 import { TwoTowerRecommender } from '../models/twotower-train.js';
 import { TwoTowerUserEncoder } from '../models/twotower-serve.js';

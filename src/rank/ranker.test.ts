@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../core/synth.js';
 import { attachRegistry, createEngine, loadRanker, loadTwoTower, trainRankerFromStore, type OnlineEngine } from '../engine/index.js';
-import { ModelRegistry } from '../models/registry.js';
+import { ModelRegistry } from '../registry/index.js';
 import { MemoryStore } from '../store/memory.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from './index.js';
 

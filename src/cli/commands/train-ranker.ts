@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { loadConfig } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { trainRankerFromStore, type TrainRankerSummary } from '../../engine/index.js';
-import { ModelRegistry } from '../../models/registry.js';
+import { ModelRegistry } from '../../registry/index.js';
 import { openStore } from '../../store/index.js';
 
 const Options = z.strictObject({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../core/rng.js';
 import type { Event, Item } from '../../core/schemas.js';
-import { ModelRegistry } from '../../models/registry.js';
+import { ModelRegistry } from '../../registry/index.js';
 import { TwoTowerRecommender } from '../../models/twotower-train.js';
 import { openStore } from '../../store/index.js';
 import { loadTrainingData, trainFromStore } from './train.js';

@@ -12,7 +12,7 @@ import { loadConfig } from '../../core/config.js';
 import { ConflictError, ValidationError, isTastemakerError } from '../../core/errors.js';
 import { sequencesFromLists, type Sequences } from '../../core/dataset.js';
 import { DEFAULT_EVENT_WEIGHTS } from '../../core/schemas.js';
-import { ModelRegistry, type Tensor } from '../../models/registry.js';
+import { ModelRegistry, type Tensor } from '../../registry/index.js';
 import { SasrecRecommender } from '../../models/sasrec-train.js';
 import { TwoTowerRecommender } from '../../models/twotower-train.js';
 import type { FitProgress, FitReport, ItemSideInfo, Recommender } from '../../models/types.js';
