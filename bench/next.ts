@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { trainFromStore } from '../src/cli/commands/train.js';
+import { trainFromStore } from '../src/train/index.js';
 import { ManualClock } from '../src/core/clock.js';
 import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';

@@ -14,6 +14,7 @@ import { SasrecRecommender } from './sasrec-train.js';
 import { TwoTowerRecommender } from './twotower-train.js';
 import type { Model, ModelKind, SavedModel } from './types.js';
 
+export { parseModelParams } from './common.js';
 export type { FitContext, FitProgress, FitReport, ItemSideInfo, Model, ModelKind, Recommender, SavedModel } from './types.js';
 
 const kinds = new Map<string, ModelKind>();

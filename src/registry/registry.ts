@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { pidAlive } from '../core/process.js';
 
 import type { Tensor } from '../core/tensor.js';
 
@@ -81,6 +82,27 @@ export class ModelRegistry {
   models(): string[] {
     if (!existsSync(this.root)) return [];
     return readdirSync(this.root).filter((n) => NAME_RE.test(n) && this.versions(n).length > 0).sort();
+  }
+
+  /**
+   * Removes the temp directories of versions whose writer died mid-write (killed trainer: its pid, part of
+   * the name, no longer exists). They were never visible as versions; this only reclaims the disk.
+   * Returns how many were removed.
+   */
+  removeAbandoned(): number {
+    if (!existsSync(this.root)) return 0;
+    let removed = 0;
+    for (const n of readdirSync(this.root)) {
+      if (!NAME_RE.test(n)) continue;
+      for (const entry of readdirSync(join(this.root, n))) {
+        const m = /^(?:\.|active\.json\.)tmp-(\d+)-/.exec(entry);
+        if (m && !pidAlive(Number(m[1]))) {
+          rmSync(join(this.root, n, entry), { recursive: true, force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
   }
 
   /** Version names, oldest first. */

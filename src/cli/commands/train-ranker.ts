@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
-import { trainRankerFromStore, type TrainRankerSummary } from '../../engine/index.js';
+import { trainRankerFromStore, type TrainRankerSummary } from '../../train/index.js';
 import { ModelRegistry } from '../../registry/index.js';
 import { openStore } from '../../store/index.js';
 
