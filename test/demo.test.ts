@@ -29,7 +29,7 @@ async function fetchJson(url: string, key?: string): Promise<{ status: number; b
 }
 
 test('first start generates data and keys, then serves recommendations', async () => {
-  const h = await startDemo({ dataDir: dir, port: 0, users: 200, items: 300, eventsPerUser: 20, seed: 1, env, log: quiet });
+  const h = await startDemo({ dataDir: dir, port: 0, users: 200, items: 300, eventsPerUser: 20, seed: 1, env, log: quiet, train: false });
   handles.push(h);
   assert.equal(h.generated, true);
   assert.ok(h.port > 0);
@@ -59,7 +59,7 @@ test('first start generates data and keys, then serves recommendations', async (
 
 test('second start reuses the data and the keys', async () => {
   const first = handles[0];
-  const h = await startDemo({ dataDir: dir, port: 0, users: 999, items: 999, seed: 2, env, log: quiet });
+  const h = await startDemo({ dataDir: dir, port: 0, users: 999, items: 999, seed: 2, env, log: quiet, train: false });
   handles.push(h);
   assert.equal(h.generated, false);
   assert.deepEqual(h.dataset, first.dataset);
@@ -96,7 +96,7 @@ test('a data dir holding imported data is served as is, not mixed with synthetic
     await store.upsertItems(['a', 'b', 'c'].map((id) => ({ id, title: id, text: '', tags: [], attributes: {}, available: true, createdAt: Date.now() })));
     await store.appendEvents(['a', 'b', 'c'].map((itemId, k) => ({ id: `ev${k}`, userId: 'me', itemId, type: 'play', timestamp: Date.now() + k })));
     await store.close();
-    const h = await startDemo({ dataDir: own, port: 0, env, log: quiet });
+    const h = await startDemo({ dataDir: own, port: 0, env, log: quiet, train: false });
     handles.push(h);
     assert.equal(h.generated, false);
     assert.equal(h.dataset.exampleUserId, 'me');

@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../core/config.js';
+import { parseStoreUrl } from '../store/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tastemaker.mjs', import.meta.url));
 /** Niceness of the trainer child (0 = same as serving, 19 = lowest). */
@@ -71,4 +73,23 @@ export function startTrainerChild(o: TrainerChildOptions): TrainerChild {
       });
     },
   };
+}
+
+/**
+ * Starts the trainer child unless turned off or impossible (an in-memory store cannot be shared with
+ * another process). Shared by serve and demo.
+ */
+export function maybeStartTrainer(on: boolean, config: Config, env: NodeJS.ProcessEnv, log: (m: string) => void, configFile?: string): TrainerChild | undefined {
+  if (!on) {
+    log('trainer: off (--no-train); run `tastemaker trainer` or `tastemaker train --all` to retrain');
+    return undefined;
+  }
+  const target = parseStoreUrl(config.store);
+  if (target.kind === 'sqlite' && target.path === ':memory:') {
+    log('trainer: off (an in-memory store cannot be read by the trainer process)');
+    return undefined;
+  }
+  const { trainer: t } = config;
+  log(`trainer: starting in a child process (rounds every ${t.intervalMinutes} min or ${t.minNewEvents} new events, ${t.maxMinutesPerRun} min each; --no-train turns it off)`);
+  return startTrainerChild({ store: config.store, dataDir: config.dataDir, configFile, env, log });
 }

@@ -13,4 +13,4 @@ export { Trainer, scheduleDecision, type ScheduleDecision, type ScheduleInput, t
 export { acquireLock, readLock, type HeldLock, type LockInfo } from './lock.js';
 export { lockPath, readState, statePath, type TrainerState } from './state.js';
 export { ModelsStatusSchema, modelsStatus, type ModelsStatus } from './status.js';
-export { startTrainerChild, type TrainerChild, type TrainerChildOptions } from './child.js';
+export { maybeStartTrainer, startTrainerChild, type TrainerChild, type TrainerChildOptions } from './child.js';
