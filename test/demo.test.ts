@@ -43,7 +43,11 @@ test('first start generates data and keys, then serves recommendations', async (
 
   const health = await fetchJson(`${h.url}/healthz`);
   assert.equal(health.status, 200);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+  const { models, trainer, ...counts } = health.body as { models: Record<string, { version: string | null }>; trainer: { status: string } };
+  assert.deepEqual(counts, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+  // --no-train: nothing trained yet, and no trainer running.
+  assert.equal(models.twotower.version, null);
+  assert.equal(trainer.status, 'off');
 
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal(rec.status, 200);

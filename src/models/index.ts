@@ -53,8 +53,9 @@ registerModel('popular', { create: (p) => new PopularModel(p), fromArtifacts: (s
 registerModel('itemknn', { create: (p) => new ItemKnnModel(p), fromArtifacts: (s) => ItemKnnModel.fromArtifacts(s) });
 registerModel('ease', { create: (p) => new EaseModel(p), fromArtifacts: (s) => EaseModel.fromArtifacts(s) });
 registerModel('bpr', { create: (p) => new BprModel(p), fromArtifacts: (s) => BprModel.fromArtifacts(s) });
-registerModel('sasrec', { create: (p) => new SasrecRecommender(p), fromArtifacts: (s) => SasrecRecommender.fromArtifacts(s.config, s.weights), served: true });
+// Two-tower before SASRec: the trainer runs served models in this order, quickest useful one first.
 registerModel('twotower', { create: (p) => new TwoTowerRecommender(p), fromArtifacts: (s) => TwoTowerRecommender.fromArtifacts(s.config, s.weights), served: true });
+registerModel('sasrec', { create: (p) => new SasrecRecommender(p), fromArtifacts: (s) => SasrecRecommender.fromArtifacts(s.config, s.weights), served: true });
 registerModel('blend', {
   create: (p) => new BlendRecommender((name, mp) => createModel(name, mp), p),
   fromArtifacts: (s) => BlendRecommender.fromArtifacts(s, (name, mp) => createModel(name, mp), loadModel),
