@@ -75,11 +75,15 @@ test('a round registers and activates every model kind; the next round warm-star
     assert.ok(r1, 'first round ran');
     assert.equal(r1.outcome, 'ok', JSON.stringify(r1.jobs));
     assert.deepEqual(r1.jobs.map((j) => j.model), trainJobNames());
-    assert.ok(trainJobNames().includes('twotower') && trainJobNames().includes('sasrec') && trainJobNames().includes('ranker'));
+    assert.deepEqual(trainJobNames(), ['twotower', 'sasrec', 'blend', 'ranker']);
     const reg = new ModelRegistry(dir);
     for (const j of r1.jobs) {
-      assert.equal(j.outcome, 'activated', `${j.model}: ${j.reason}`);
-      assert.equal(reg.active(j.model)?.version, 'v1');
+      assert.equal(j.version, 'v1', `${j.model} registered`);
+      // The served blend and the ranker have their own guard (never worse than the heuristic order they
+      // replace); the fitted models, with nothing active yet, always activate.
+      if (j.model === 'blend' || j.model === 'ranker') assert.ok(j.outcome === 'activated' || /below/.test(j.reason ?? ''), `${j.model}: ${j.reason}`);
+      else assert.equal(j.outcome, 'activated', `${j.model}: ${j.reason}`);
+      if (j.outcome === 'activated') assert.equal(reg.active(j.model)?.version, 'v1');
     }
     const s1 = readState(dir);
     assert.equal(s1?.status, 'idle');
@@ -92,7 +96,7 @@ test('a round registers and activates every model kind; the next round warm-star
     clock.advance(10 * 60_000);
     const r2 = await t.tick();
     assert.ok(r2, 'interval passed with new events');
-    for (const j of r2.jobs.filter((x) => x.model !== 'ranker')) assert.equal(j.warmStart, 'warm', `${j.model} warm-starts from v1`);
+    for (const j of r2.jobs.filter((x) => x.model === 'twotower' || x.model === 'sasrec')) assert.equal(j.warmStart, 'warm', `${j.model} warm-starts from v1`);
     assert.equal(r2.jobs.find((x) => x.model === 'ranker')?.warmStart, undefined, 'the ranker starts cold (documented)');
     for (const j of r2.jobs) assert.ok(j.outcome === 'activated' || j.outcome === 'kept', `${j.model}: ${j.reason}`);
     await store.appendEvents(rest.slice(20));
@@ -114,7 +118,7 @@ test('a trainer process killed with -9 mid-round leaves the active versions serv
 
     // A slow two-tower (many small epochs, no early stop) so the kill lands inside its fit.
     const cfgPath = join(dir, 'slow.json');
-    writeFileSync(cfgPath, JSON.stringify({ trainer: { maxMinutesPerRun: 1, models: ['twotower', 'sasrec', 'ranker'], params: { twotower: { ...TWO_TOWER, maxEpochs: 10_000, patience: 10_000, examplesPerEpoch: 64 }, sasrec: SASREC, ranker: RANKER } } }));
+    writeFileSync(cfgPath, JSON.stringify({ trainer: { maxMinutesPerRun: 1, models: ['twotower', 'sasrec', 'blend', 'ranker'], params: { twotower: { ...TWO_TOWER, maxEpochs: 10_000, patience: 1_000, examplesPerEpoch: 64 }, sasrec: SASREC, ranker: RANKER } } }));
     const child = spawn(process.execPath, [BIN, 'trainer', '--db', dbPath, '--data-dir', dir, '--config', cfgPath, '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stderr.on('data', (b: Buffer) => (log += b.toString()));
@@ -154,7 +158,8 @@ test('train --all runs one round by hand (budget split); --model still trains on
   const all = await runTrain({ db: dbPath, dataDir: dir, config: cfgPath, all: true, maxMinutes: '0.5', json: true });
   assert.ok('all' in all);
   assert.equal(all.outcome, 'ok');
-  assert.deepEqual(all.jobs.map((j) => [j.model, j.outcome]), trainJobNames().map((n) => [n, 'activated']));
+  assert.deepEqual(all.jobs.map((j) => j.model), trainJobNames());
+  for (const j of all.jobs) assert.ok(j.outcome === 'activated' || (j.model !== 'twotower' && j.model !== 'sasrec' && /below/.test(j.reason ?? '')), `${j.model}: ${j.reason}`);
   const one = await runTrain({ db: dbPath, dataDir: dir, config: cfgPath, model: 'twotower', json: true });
   assert.ok('model' in one && one.version === 'v2' && one.warmStart === 'warm');
   await assert.rejects(runTrain({ db: dbPath, dataDir: dir, all: true, model: 'sasrec' }), /exclude each other/);

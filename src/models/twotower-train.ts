@@ -50,10 +50,8 @@ export type TwoTowerTrainConfig = z.output<typeof TwoTowerTrainSchema>;
 function parseParams(params: Record<string, unknown> | undefined): TwoTowerTrainConfig {
   const r = TwoTowerTrainSchema.safeParse(params ?? {});
   if (!r.success) {
-    throw new ValidationError(
-      'invalid twotower parameters',
-      issuesFromSchema(r.error.issues, 'params'),
-    );
+    const issues = issuesFromSchema(r.error.issues, 'params');
+    throw new ValidationError(`invalid twotower parameters: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;
 }
