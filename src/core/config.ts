@@ -75,7 +75,7 @@ export const TrainerConfig = z.strictObject({
   /** Models retrained each round, in order (default: every job the trainer knows). */
   models: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).min(1).max(32).optional(),
   /** Relative share of the round's budget per model (models not listed get 1). */
-  shares: z.record(z.string(), z.number().positive().max(1_000)).default({ twotower: 3, sasrec: 2, ranker: 1 }),
+  shares: z.record(z.string(), z.number().positive().max(1_000)).default({ twotower: 3, sasrec: 2, blend: 0.5, ranker: 0.5 }),
   /** Hyper-parameter overrides per model, e.g. { "twotower": { "dim": 32 } } (validated by each model). */
   params: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   /** Seed of every fit (a round is reproducible given the store). */
