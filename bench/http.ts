@@ -54,7 +54,7 @@ const DAY_MS = 86_400_000;
 
 /** Starts `tastemaker serve` on a free port and resolves with its URL and a stop function. */
 async function startServe(dbPath: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0'], {
+  const child = spawn(process.execPath, [join(REPO, 'bin/tastemaker.mjs'), 'serve', '--db', dbPath, '--port', '0', '--no-train'], {
     cwd: REPO,
     env: { ...process.env, TASTEMAKER_ADMIN_KEYS: ADMIN_KEY, TASTEMAKER_CLIENT_KEYS: CLIENT_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],

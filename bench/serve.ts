@@ -157,7 +157,7 @@ function startServe(
 ): Promise<{ child: ChildProcess; url: string; warmSeconds: number; listenAtMs: number; search: SearchBuild }> {
   const t0 = performance.now();
   const nodeArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...(nodeOptions ? nodeOptions.split(/\s+/).filter(Boolean) : [])];
-  const serveArgs = ['serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...(search ? [] : ['--no-search']), ...(configFile ? ['--config', configFile] : [])];
+  const serveArgs = ['serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-train', ...(search ? [] : ['--no-search']), ...(configFile ? ['--config', configFile] : [])];
   const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/tastemaker.mjs'), ...serveArgs], {
     cwd: REPO,
     env: {

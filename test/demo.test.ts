@@ -29,7 +29,7 @@ async function fetchJson(url: string, key?: string): Promise<{ status: number; b
 }
 
 test('first start generates data and keys, then serves recommendations', async () => {
-  const h = await startDemo({ dataDir: dir, port: 0, users: 200, items: 300, eventsPerUser: 20, seed: 1, env, log: quiet });
+  const h = await startDemo({ dataDir: dir, port: 0, users: 200, items: 300, eventsPerUser: 20, seed: 1, env, log: quiet, train: false });
   handles.push(h);
   assert.equal(h.generated, true);
   assert.ok(h.port > 0);
@@ -43,7 +43,11 @@ test('first start generates data and keys, then serves recommendations', async (
 
   const health = await fetchJson(`${h.url}/healthz`);
   assert.equal(health.status, 200);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+  const { models, trainer, ...counts } = health.body as { models: Record<string, { version: string | null }>; trainer: { status: string } };
+  assert.deepEqual(counts, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+  // --no-train: nothing trained yet, and no trainer running.
+  assert.equal(models.twotower.version, null);
+  assert.equal(trainer.status, 'off');
 
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal(rec.status, 200);
@@ -59,13 +63,14 @@ test('first start generates data and keys, then serves recommendations', async (
 
 test('second start reuses the data and the keys', async () => {
   const first = handles[0];
-  const h = await startDemo({ dataDir: dir, port: 0, users: 999, items: 999, seed: 2, env, log: quiet });
+  const h = await startDemo({ dataDir: dir, port: 0, users: 999, items: 999, seed: 2, env, log: quiet, train: false });
   handles.push(h);
   assert.equal(h.generated, false);
   assert.deepEqual(h.dataset, first.dataset);
   assert.deepEqual(h.keys, first.keys);
   const health = await fetchJson(`${h.url}/healthz`);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
+  const { models: _m, trainer: _t, ...counts } = health.body as Record<string, unknown>;
+  assert.deepEqual(counts, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal((rec.body as { items: unknown[] }).items.length, 20);
 });
@@ -82,11 +87,12 @@ test('the restart line reports what the store holds: deletions subtracted, event
   const events = second.dataset.events - own.events.length + 1;
   await second.close();
   const lines: string[] = [];
-  const h = await startDemo({ dataDir: dir, port: 0, env, log: (m) => lines.push(m) });
+  const h = await startDemo({ dataDir: dir, port: 0, env, log: (m) => lines.push(m), train: false });
   handles.push(h);
   assert.ok(lines.some((l) => l.includes(`(300 items, 199 users, ${events} events)`)), lines.join('\n'));
   const health = await fetchJson(`${h.url}/healthz`);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 199, events });
+  const { models: _m, trainer: _t, ...counts } = health.body as Record<string, unknown>;
+  assert.deepEqual(counts, { status: 'ok', items: 300, users: 199, events });
 });
 
 test('a data dir holding imported data is served as is, not mixed with synthetic rows', async () => {
@@ -96,7 +102,7 @@ test('a data dir holding imported data is served as is, not mixed with synthetic
     await store.upsertItems(['a', 'b', 'c'].map((id) => ({ id, title: id, text: '', tags: [], attributes: {}, available: true, createdAt: Date.now() })));
     await store.appendEvents(['a', 'b', 'c'].map((itemId, k) => ({ id: `ev${k}`, userId: 'me', itemId, type: 'play', timestamp: Date.now() + k })));
     await store.close();
-    const h = await startDemo({ dataDir: own, port: 0, env, log: quiet });
+    const h = await startDemo({ dataDir: own, port: 0, env, log: quiet, train: false });
     handles.push(h);
     assert.equal(h.generated, false);
     assert.equal(h.dataset.exampleUserId, 'me');

@@ -92,7 +92,7 @@ test('demo serves recommendations at once and search once the background build e
   let h: DemoHandle | undefined;
   try {
     const t0 = performance.now();
-    h = await startDemo({ dataDir: dir, port: 0, users: 150, items: 300, eventsPerUser: 20, seed: 3, env: {}, log: () => undefined });
+    h = await startDemo({ dataDir: dir, port: 0, users: 150, items: 300, eventsPerUser: 20, seed: 3, env: {}, log: () => undefined, train: false });
     const auth = { authorization: `Bearer ${h.keys.client}` };
     const rec = await fetch(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, { headers: auth });
     assert.equal(rec.status, 200);

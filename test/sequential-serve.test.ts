@@ -8,9 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTrain, trainFromStore } from '../src/cli/commands/train.js';
+import { runTrain } from '../src/cli/commands/train.js';
+import { trainFromStore } from '../src/train/index.js';
 import { attachRegistry, type OnlineEngine } from '../src/engine/index.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry } from '../src/registry/index.js';
 import { CLIENT, JSON_ADMIN, startStack, type TestStack } from './helpers.js';
 
 const TINY = { maxLen: 20, dim: 16, blocks: 1, heads: 1, batchSize: 32, maxEpochs: 2, validUsers: 50, warmupSteps: 2, threads: 1 };
@@ -101,6 +102,7 @@ describe('sasrec as the next surface source', () => {
   test('a version trained from the CLI entry point hot-reloads; corrupt or incomplete versions leave it serving', async () => {
     const reg = new ModelRegistry(s.dir);
     const summary = await runTrain({ db: s.config.store, dataDir: s.dir, model: 'sasrec', seed: '2', params: JSON.stringify(TINY), json: true });
+    assert.ok('model' in summary);
     assert.equal(summary.model, 'sasrec');
     assert.equal(summary.version, 'v2');
     reg.activate('sasrec', 'v2', { force: true });

@@ -54,6 +54,35 @@ export const IngestConfig = z.strictObject({
 export type IngestConfig = z.infer<typeof IngestConfig>;
 export const DEFAULT_INGEST_CONFIG: IngestConfig = IngestConfig.parse({});
 
+/**
+ * The trainer role (src/train): when it retrains, how long a round may take, which models it keeps fresh.
+ * A round runs when `intervalMinutes` have passed since the last one, or earlier once `minNewEvents`
+ * events arrived since it, but never before `minNewEvents`/interval of nothing new: an idle store is not
+ * retrained for nothing. Model names are checked against the trainer's job table when it starts (core
+ * cannot know them).
+ */
+export const TrainerConfig = z.strictObject({
+  /** Minutes between scheduled rounds (a round needs at least one new event since the last). */
+  intervalMinutes: z.number().min(0.05).max(7 * 24 * 60).default(60),
+  /** New events since the last round that start a round before the interval is up. */
+  minNewEvents: z.number().int().min(1).max(1_000_000_000).default(20_000),
+  /** Wall-clock budget of one round, split across its models by `shares`. */
+  maxMinutesPerRun: z.number().gt(0).max(24 * 60).default(6),
+  /** Seconds after start before the first round when some model has no active version yet. */
+  firstRunDelaySeconds: z.number().min(0).max(3_600).default(5),
+  /** How often the trainer checks the schedule and counts new events. */
+  checkIntervalSeconds: z.number().min(0.05).max(3_600).default(30),
+  /** Models retrained each round, in order (default: every job the trainer knows). */
+  models: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).min(1).max(32).optional(),
+  /** Relative share of the round's budget per model (models not listed get 1). */
+  shares: z.record(z.string(), z.number().positive().max(1_000)).default({ twotower: 3, sasrec: 2, blend: 0.5, ranker: 0.5 }),
+  /** Hyper-parameter overrides per model, e.g. { "twotower": { "dim": 32 } } (validated by each model). */
+  params: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  /** Seed of every fit (a round is reproducible given the store). */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+});
+export type TrainerConfig = z.infer<typeof TrainerConfig>;
+
 export const Config = z.strictObject({
   /** Where the embedded store, key file and model artifacts live. */
   dataDir: z.string().min(1, 'must not be empty').default('./.tastemaker'),
@@ -64,10 +93,15 @@ export const Config = z.strictObject({
   /** Keys with the admin role (writes, deletes, admin routes) and the client role (reads, recommend). */
   adminKeys: z.array(ApiKey).max(100).default([]),
   clientKeys: z.array(ApiKey).max(100).default([]),
-  /** Reward weight per event type; negative weights are negative feedback. */
+  /**
+   * Reward weight per event type, merged over the defaults (schemas.ts). This map is the one declaration
+   * of which feedback is positive (weight > 0), negative (< 0) or ignored (0 or undeclared); every stage
+   * asks `isPositive`/`eventWeight` (core/events.ts) about it.
+   */
   eventWeights: z
     .record(EventType, z.number().min(-100).max(100).refine(Number.isFinite, 'must be finite'))
-    .default({ ...DEFAULT_EVENT_WEIGHTS }),
+    .default({})
+    .transform((w) => ({ ...DEFAULT_EVENT_WEIGHTS, ...w })),
   /**
    * An event whose item is not in the catalog creates a minimal item (id only, createdAt = the event's
    * time), as Gorse does; false rejects such events with a reason naming `itemId`.
@@ -78,6 +112,7 @@ export const Config = z.strictObject({
   ingest: IngestConfig.default(DEFAULT_INGEST_CONFIG),
   /** Engine settings (re-ranking rules, caps, blend weights…), validated by src/engine/config.ts at start. */
   engine: z.record(z.string(), z.unknown()).default({}),
+  trainer: TrainerConfig.default(TrainerConfig.parse({})),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config> & { store: string };

@@ -24,6 +24,7 @@ import type { InteractionDataset } from './dataset.js';
 import { sequencesFromLists } from './dataset.js';
 import type { Event, Item, User } from './schemas.js';
 import { DEFAULT_EVENT_WEIGHTS } from './schemas.js';
+import { isPositive } from './events.js';
 
 const DAY_MS = 86_400_000;
 
@@ -499,7 +500,7 @@ export function syntheticToDataset(
   const lists: number[][] = data.users.map(() => []);
   const times: number[][] = data.users.map(() => []);
   for (const e of data.events) {
-    if ((weights[e.type] ?? 0) <= 0) continue;
+    if (!isPositive(e.type, weights)) continue;
     const u = userIx.get(e.userId);
     const i = itemIx.get(e.itemId);
     if (u === undefined || i === undefined) continue;

@@ -29,4 +29,4 @@ export async function createEngine(store: Store, opts: CreateEngineOptions = {})
   opts.onWarm?.({ ...info, ms: performance.now() - t0 });
   return engine;
 }
-export { attachRegistry, loadRanker, loadSasrec, loadTwoTower, trainRankerFromStore, type TrainRankerOptions, type TrainRankerSummary } from './models.js';
+export { attachRegistry, loadBlend, loadRanker, loadSasrec, loadTwoTower } from './models.js';

@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { evaluateSplit } from '../eval/evaluate.js';
 import { splitLeaveOneOut, type EvalSplit } from '../eval/protocols.js';
-import { createModel, modelNames, registerModel } from './index.js';
+import { createModel, loadModel, modelNames, registerModel } from './index.js';
 import { choleskyInPlace, spdInverseInPlace, spdInverseNaive } from './linalg.js';
 import type { FitReport, Recommender } from './types.js';
 
@@ -92,7 +92,7 @@ test('registry: unknown models and bad params are ValidationErrors naming the fi
   assert.throws(() => createModel('nope'), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'model');
   assert.throws(() => createModel('ease', { lambda: -1 }), (e: unknown) => e instanceof ValidationError && e.issues[0].path === 'params.lambda');
   assert.throws(() => createModel('bpr', { bogus: 1 }), ValidationError);
-  registerModel('test-popular', (p) => createModel('popular', p));
+  registerModel('test-popular', { create: (p) => createModel('popular', p), fromArtifacts: (s) => loadModel('popular', s) });
   assert.ok(modelNames().includes('test-popular'));
   assert.equal(createModel('test-popular').name, 'popular');
 });

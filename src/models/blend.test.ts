@@ -7,7 +7,7 @@ import { validate } from '../eval/evaluate.js';
 import { splitLeaveOneOut, type EvalSplit } from '../eval/protocols.js';
 import { BlendRecommender, standardizeRows } from './blend.js';
 import { createModel } from './index.js';
-import type { FitReport, Recommender } from './types.js';
+import type { FitReport, Model } from './types.js';
 
 /** 4 taste clusters of 30 items; users draw 12 distinct items of their cluster, Zipf-like inside it. */
 function clustered(seed: number): EvalSplit {
@@ -22,7 +22,7 @@ function clustered(seed: number): EvalSplit {
   return splitLeaveOneOut(sequencesFromLists(lists, 120));
 }
 
-class Noise implements Recommender {
+class Noise implements Model {
   readonly name = 'noise';
   private rng = new Rng(7);
   async fit(): Promise<FitReport> {
@@ -31,9 +31,13 @@ class Noise implements Recommender {
   scoreBatch(_h: Sequences, _u: Int32Array, out: Float32Array): void {
     for (let i = 0; i < out.length; i++) out[i] = this.rng.next() * 1000; // a wild scale: standardisation must tame it
   }
+  toArtifacts(): { config: Record<string, unknown>; weights: Record<string, Float32Array> } {
+    return { config: {}, weights: {} };
+  }
+  dispose(): void {}
 }
 
-const factory = (name: string, p: Record<string, unknown>): Recommender => (name === 'noise' ? new Noise() : createModel(name, p));
+const factory = (name: string, p: Record<string, unknown>): Model => (name === 'noise' ? new Noise() : createModel(name, p));
 
 test('standardizeRows gives each row mean 0 and std 1; a constant row becomes zeros', () => {
   const s = new Float32Array([1, 2, 3, 4, 5, 5, 5, 5]);
@@ -69,7 +73,9 @@ test('blend chooses weights on validation: never worse than its best member ther
 
 test('blend splits the time budget: a member that stops early leaves its time to the next', async () => {
   const seen: (number | undefined)[] = [];
-  const spy = (name: string): Recommender => ({
+  const spy = (name: string): Model => ({
+    toArtifacts: () => ({ config: {}, weights: {} }),
+    dispose: () => undefined,
     name,
     async fit(c) {
       seen.push(c.maxMinutes);

@@ -18,8 +18,9 @@ import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
 import { ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import type { Tensor } from '../core/tensor.js';
 import { parseModelParams } from './common.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
 export const BlendParams = z.strictObject({
   /** Member model names (any registered model except blend), fitted in this order. */
@@ -38,7 +39,17 @@ export const BlendParams = z.strictObject({
 export type BlendParams = z.infer<typeof BlendParams>;
 
 /** Builds member recommenders by name (the model registry, injected to avoid an import cycle). */
-export type MemberFactory = (name: string, params: Record<string, unknown>) => Recommender;
+export type MemberFactory = (name: string, params: Record<string, unknown>) => Model;
+/** Loads a saved member by name (the model table's fromArtifacts, injected for the same reason). */
+export type MemberLoader = (name: string, saved: SavedModel) => Model;
+
+/** A blend artifact's config: its own parameters, the members in order, their mixing weights and configs. */
+const BlendSaved = z.strictObject({
+  params: z.record(z.string(), z.unknown()),
+  members: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).max(8),
+  mix: z.array(z.number().refine(Number.isFinite, 'must be finite')),
+  memberConfigs: z.array(z.record(z.string(), z.unknown())),
+});
 
 /** Standardises each row of scores [rows, n] in place: (s − mean) / std (std 0 → all zeros). */
 export function standardizeRows(scores: Float32Array, rows: number, n: number): void {
@@ -58,9 +69,10 @@ export function standardizeRows(scores: Float32Array, rows: number, n: number): 
   }
 }
 
-export class BlendRecommender implements Recommender {
+export class BlendRecommender implements Model {
   readonly name = 'blend';
-  private members: Recommender[] = [];
+  private members: Model[] = [];
+  private memberNames: string[] = [];
   /** Final weight of each member's standardised score. */
   weights: Float64Array = new Float64Array(0);
   private buf: Float32Array | undefined;
@@ -92,6 +104,7 @@ export class BlendRecommender implements Recommender {
     // Build every member first so bad member parameters fail before any training.
     const members = p.members.map((name) => this.factory(name, p.memberParams[name] ?? {}));
     this.members = members;
+    this.memberNames = [...p.members];
     const shares = p.shares ?? p.members.map(() => 1);
     const reports: (FitReport & { member: string })[] = [];
     for (let k = 0; k < members.length; k++) {
@@ -218,6 +231,36 @@ export class BlendRecommender implements Recommender {
       standardizeRows(tmp, B, N);
       for (let j = 0; j < B * N; j++) out[j] += w * tmp[j];
     }
+  }
+
+  /** Members' artifacts side by side: member k's tensor t is saved as `m<k>.<t>`. */
+  toArtifacts(): SavedModel {
+    if (this.members.length === 0) throw new Error('blend: fit() first');
+    const weights: Record<string, Tensor> = {};
+    const memberConfigs: Record<string, unknown>[] = [];
+    this.members.forEach((m, k) => {
+      const saved = m.toArtifacts();
+      memberConfigs.push(saved.config);
+      for (const [t, v] of Object.entries(saved.weights)) weights[`m${k}.${t}`] = v;
+    });
+    return { config: { params: { ...this.baseParams }, members: this.memberNames, mix: Array.from(this.weights), memberConfigs }, weights };
+  }
+
+  static fromArtifacts(saved: SavedModel, factory: MemberFactory, load: MemberLoader): BlendRecommender {
+    const c = parseModelParams('blend', BlendSaved, saved.config);
+    if (c.mix.length !== c.members.length || c.memberConfigs.length !== c.members.length) {
+      throw new ValidationError('blend artifact config is inconsistent', [{ path: 'config.mix', message: 'one weight and one config per member' }]);
+    }
+    const blend = new BlendRecommender(factory, c.params);
+    blend.members = c.members.map((name, k) => {
+      const prefix = `m${k}.`;
+      const weights: Record<string, Tensor> = {};
+      for (const [t, v] of Object.entries(saved.weights)) if (t.startsWith(prefix)) weights[t.slice(prefix.length)] = v;
+      return load(name, { config: c.memberConfigs[k], weights });
+    });
+    blend.memberNames = c.members;
+    blend.weights = Float64Array.from(c.mix);
+    return blend;
   }
 
   async dispose(): Promise<void> {

@@ -13,8 +13,8 @@ import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
 import { Rng } from '../core/rng.js';
 import { validate } from '../eval/evaluate.js';
-import { distinctSortedRows, parseModelParams } from './common.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import { distinctSortedRows, parseModelParams, savedTensor } from './common.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
 export const BprParams = z
   .object({
@@ -30,7 +30,7 @@ export const BprParams = z
   .strict();
 export type BprParams = z.infer<typeof BprParams>;
 
-export class BprModel implements Recommender {
+export class BprModel implements Model {
   readonly name = 'bpr';
   private readonly params: BprParams;
   private dim = 0;
@@ -149,6 +149,31 @@ export class BprModel implements Recommender {
       trainSeconds: (performance.now() - t0) / 1000,
     };
   }
+
+  toArtifacts(): SavedModel {
+    const numUsers = this.dim > 0 ? this.userF.length / this.dim : 0;
+    return {
+      config: { params: { ...this.params }, dim: this.dim, numItems: this.numItems, numUsers },
+      weights: { userF: this.userF.slice(), itemF: this.itemF.slice(), itemB: this.itemB.slice() },
+    };
+  }
+
+  static fromArtifacts(saved: SavedModel): BprModel {
+    const c = parseModelParams(
+      'bpr',
+      z.strictObject({ params: z.record(z.string(), z.unknown()), dim: z.number().int().min(0).max(1024), numItems: z.number().int().min(0), numUsers: z.number().int().min(0) }),
+      saved.config,
+    );
+    const m = new BprModel(c.params);
+    m.dim = c.dim;
+    m.numItems = c.numItems;
+    m.userF = savedTensor('bpr', saved.weights, 'userF', 'f32', c.numUsers * c.dim).slice();
+    m.itemF = savedTensor('bpr', saved.weights, 'itemF', 'f32', c.numItems * c.dim).slice();
+    m.itemB = savedTensor('bpr', saved.weights, 'itemB', 'f32', c.numItems).slice();
+    return m;
+  }
+
+  dispose(): void {}
 
   /** out[r, j] = p_u · q_j + b_j for u = userIxs[r]. */
   scoreBatch(_histories: Sequences, userIxs: Int32Array, out: Float32Array): void {

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { ValidationError, issuesFromSchema } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
 
 export function parseModelParams<S extends z.ZodType>(model: string, schema: S, params: unknown): z.infer<S> {
   const r = schema.safeParse(params ?? {});
@@ -35,4 +36,25 @@ export function distinctSortedRows(offsets: Int32Array, items: Int32Array, numIt
     outOff[u + 1] = w;
   }
   return { offsets: outOff, items: buf.slice(0, w) };
+}
+
+/**
+ * A saved tensor checked at load time (artifacts come from disk): the right dtype and, when given, length.
+ * Float tensors must be finite, so a corrupt file fails here and not as NaN scores.
+ */
+export function savedTensor(model: string, weights: Record<string, Tensor>, name: string, dtype: 'f32', length?: number): Float32Array;
+export function savedTensor(model: string, weights: Record<string, Tensor>, name: string, dtype: 'i32', length?: number): Int32Array;
+export function savedTensor(model: string, weights: Record<string, Tensor>, name: string, dtype: 'f32' | 'i32', length?: number): Tensor {
+  const t = weights[name];
+  const ok = dtype === 'f32' ? t instanceof Float32Array : t instanceof Int32Array;
+  if (!ok) throw new ValidationError(`${model} artifact has no ${dtype} tensor ${name}`, [{ path: `weights.${name}`, message: t ? `got ${t.constructor.name}` : 'missing' }]);
+  if (length !== undefined && t.length !== length) {
+    throw new ValidationError(`${model} artifact tensor ${name} has ${t.length} values, its config says ${length}`, [{ path: `weights.${name}`, message: 'length mismatch' }]);
+  }
+  if (t instanceof Float32Array) {
+    for (let i = 0; i < t.length; i++) {
+      if (!Number.isFinite(t[i])) throw new ValidationError(`${model} artifact tensor ${name} has a non-finite value`, [{ path: `weights.${name}[${i}]`, message: String(t[i]) }]);
+    }
+  }
+  return t;
 }

@@ -13,11 +13,11 @@ import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
 import { ValidationError } from '../core/errors.js';
 import { validate } from '../eval/evaluate.js';
-import { distinctSortedRows, parseModelParams } from './common.js';
+import { distinctSortedRows, parseModelParams, savedTensor } from './common.js';
 import { availableParallelism } from 'node:os';
 import { spdInverseInPlace } from './linalg.js';
 import { LinalgPool } from './linalg-pool.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
 export const EaseParams = z
   .object({
@@ -38,7 +38,7 @@ const START_LAMBDA = 500;
 /** Dense n×n Float64 work: 12k items ≈ 1.2 GB per matrix; beyond that use itemknn. */
 export const EASE_MAX_ITEMS = 12_000;
 
-export class EaseModel implements Recommender {
+export class EaseModel implements Model {
   readonly name = 'ease';
   private readonly params: EaseParams;
   private n = 0;
@@ -122,6 +122,20 @@ export class EaseModel implements Recommender {
       trainSeconds: (performance.now() - t0) / 1000,
     };
   }
+
+  toArtifacts(): SavedModel {
+    return { config: { params: { ...this.params }, n: this.n }, weights: { b: this.b.slice() } };
+  }
+
+  static fromArtifacts(saved: SavedModel): EaseModel {
+    const c = parseModelParams('ease', z.strictObject({ params: z.record(z.string(), z.unknown()), n: z.number().int().min(0).max(EASE_MAX_ITEMS) }), saved.config);
+    const m = new EaseModel(c.params);
+    m.n = c.n;
+    m.b = savedTensor('ease', saved.weights, 'b', 'f32', c.n * c.n).slice();
+    return m;
+  }
+
+  dispose(): void {}
 
   /** out[r, :] = Σ_{h ∈ history(u_r)} B[h, :]. */
   scoreBatch(histories: Sequences, userIxs: Int32Array, out: Float32Array): void {

@@ -10,10 +10,11 @@
  */
 import { z } from 'zod';
 import type { Sequences } from '../core/dataset.js';
+import { ValidationError } from '../core/errors.js';
 import { validate } from '../eval/evaluate.js';
 import { TopK } from '../core/topk.js';
-import { distinctSortedRows, parseModelParams } from './common.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import { distinctSortedRows, parseModelParams, savedTensor } from './common.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
 export const ItemKnnParams = z
   .object({
@@ -26,7 +27,17 @@ export const ItemKnnParams = z
   .strict();
 export type ItemKnnParams = z.infer<typeof ItemKnnParams>;
 
-export class ItemKnnModel implements Recommender {
+/** What an itemknn artifact's config holds besides the tensors: the shapes and the chosen neighbourhood. */
+const ItemKnnSaved = z.strictObject({
+  params: z.record(z.string(), z.unknown()),
+  n: z.number().int().min(0),
+  kMax: z.number().int().min(0),
+  k: z.number().int().min(0),
+  shrinkIx: z.number().int().min(0),
+  numShrink: z.number().int().min(1).max(10),
+});
+
+export class ItemKnnModel implements Model {
   readonly name = 'itemknn';
   private readonly params: ItemKnnParams;
   private n = 0;
@@ -131,6 +142,31 @@ export class ItemKnnModel implements Recommender {
       for (let t = 0; t < nt; t++) co[touched[t]] = 0;
     }
   }
+
+  toArtifacts(): SavedModel {
+    const { n, kMax, k, shrinkIx } = this;
+    const numShrink = n > 0 ? this.nbrCount.length / n : 1;
+    return {
+      config: { params: { ...this.params }, n, kMax, k, shrinkIx, numShrink },
+      weights: { nbrItems: this.nbrItems.slice(), nbrSims: this.nbrSims.slice(), nbrCount: this.nbrCount.slice() },
+    };
+  }
+
+  static fromArtifacts(saved: SavedModel): ItemKnnModel {
+    const c = parseModelParams('itemknn', ItemKnnSaved, saved.config);
+    const m = new ItemKnnModel(c.params);
+    if (c.k > c.kMax || c.shrinkIx >= c.numShrink) throw new ValidationError('itemknn artifact config is inconsistent', [{ path: 'config.k', message: `k ${c.k} kMax ${c.kMax} shrinkIx ${c.shrinkIx}` }]);
+    Object.assign(m, { n: c.n, kMax: c.kMax, k: c.k, shrinkIx: c.shrinkIx });
+    m.nbrItems = savedTensor('itemknn', saved.weights, 'nbrItems', 'i32', c.numShrink * c.n * c.kMax).slice();
+    m.nbrSims = savedTensor('itemknn', saved.weights, 'nbrSims', 'f32', c.numShrink * c.n * c.kMax).slice();
+    m.nbrCount = savedTensor('itemknn', saved.weights, 'nbrCount', 'i32', c.numShrink * c.n).slice();
+    for (let x = 0; x < m.nbrItems.length; x++) {
+      if (m.nbrItems[x] < 0 || m.nbrItems[x] >= Math.max(1, c.n)) throw new ValidationError('itemknn artifact has a neighbour out of range', [{ path: `weights.nbrItems[${x}]`, message: String(m.nbrItems[x]) }]);
+    }
+    return m;
+  }
+
+  dispose(): void {}
 
   /** out[r, j] = Σ_{h ∈ history(u_r)} sim[h][j] over h's first k neighbours. */
   scoreBatch(histories: Sequences, userIxs: Int32Array, out: Float32Array): void {

@@ -4,9 +4,11 @@
  */
 import type { Sequences } from '../core/dataset.js';
 import { ValidationError } from '../core/errors.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import { z } from 'zod';
+import { parseModelParams, savedTensor } from './common.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
-export class PopularModel implements Recommender {
+export class PopularModel implements Model {
   readonly name = 'popular';
   /** counts: [numItems] training interactions per item. */
   private counts = new Float32Array(0);
@@ -33,4 +35,17 @@ export class PopularModel implements Recommender {
     if (out.length < userIxs.length * n) throw new ValidationError('score buffer smaller than [B, numItems]');
     for (let r = 0; r < userIxs.length; r++) out.set(this.counts, r * n);
   }
+
+  toArtifacts(): SavedModel {
+    return { config: { numItems: this.counts.length }, weights: { counts: this.counts.slice() } };
+  }
+
+  static fromArtifacts(saved: SavedModel): PopularModel {
+    const { numItems } = parseModelParams('popular', z.strictObject({ numItems: z.number().int().min(0) }), saved.config);
+    const m = new PopularModel();
+    m.counts = savedTensor('popular', saved.weights, 'counts', 'f32', numItems).slice();
+    return m;
+  }
+
+  dispose(): void {}
 }

@@ -24,7 +24,7 @@ import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Kernels } from './kernels/index.js';
 import { AdamW, lrAt } from './optim.js';
 import { Batch, SasrecConfig, SasrecModel, countParams } from './sasrec.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import type { FitContext, FitReport, Model, SavedModel } from './types.js';
 
 export const SasrecTrainConfig = z.object({
   batchSize: z.number().int().min(1).max(4096).default(128),
@@ -149,7 +149,7 @@ interface LoopState {
   trainSeconds: number;
 }
 
-export class SasrecRecommender implements Recommender {
+export class SasrecRecommender implements Model {
   readonly name = 'sasrec';
   private model: SasrecModel | undefined;
   private kernels: Kernels | undefined;
@@ -181,6 +181,7 @@ export class SasrecRecommender implements Recommender {
     const cfg = SasrecConfig.parse(pickModelConfig(params));
     const model = new SasrecModel(cfg, train.numItems, { kernels, maxBatch: params.batchSize, seed: ctx.seed });
     this.model = model;
+    const warmStart = ctx.init ? (warmStartFrom(ctx.init, model, cfg) ? 'warm' : 'cold') : undefined;
     const batch = new Batch(kernels, params.batchSize, cfg.maxLen);
     this.batch = batch;
     const opt = new AdamW(kernels, model.paramRefs, { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: params.weightDecay });
@@ -264,6 +265,7 @@ export class SasrecRecommender implements Recommender {
       epochs: state.epoch,
       valid: bestEntry ? { 'NDCG@10': bestEntry['NDCG@10'], 'HR@10': bestEntry['HR@10'] } : undefined,
       trainSeconds: elapsedMs() / 1000,
+      ...(warmStart ? { warmStart } : {}),
     };
   }
 
@@ -417,6 +419,29 @@ export class SasrecRecommender implements Recommender {
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/**
+ * Copies a previous version's parameters into a fresh model when they have the same architecture and
+ * catalogue size (one flat tensor in sasrec.ts's layout, so equal config + numItems = equal layout).
+ * The optimiser state and learning-rate schedule start over: fine-tuning, not resuming.
+ */
+function warmStartFrom(init: SavedModel, model: SasrecModel, cfg: SasrecConfig): boolean {
+  const { numItems, ...rest } = init.config;
+  if (numItems !== model.numItems) return false;
+  let prev: SasrecConfig;
+  try {
+    prev = pickModelConfig(parseSasrecParams(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null))));
+  } catch {
+    return false; // saved by another version of this file: start cold rather than fail the round
+  }
+  if (JSON.stringify(prev) !== JSON.stringify(cfg)) return false;
+  const w = init.weights.params;
+  if (!(w instanceof Float32Array) || w.length !== model.paramBuf.length) return false;
+  for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i])) return false;
+  model.paramBuf.set(w);
+  model.syncScoring();
+  return true;
 }
 
 function pickModelConfig(p: SasrecParams): SasrecConfig {

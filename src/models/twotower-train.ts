@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ValidationError, issuesFromSchema } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Sequences } from '../core/dataset.js';
-import type { FitContext, FitReport, Recommender } from './types.js';
+import type { FitContext, FitReport, Model, Recommender, SavedModel } from './types.js';
 import { bestMatmuls } from './twotower-kernels.js';
 import {
   PARAM_NAMES,
@@ -16,6 +16,7 @@ import {
   TwoTowerNet,
   hashItemFeatures,
   type Matmuls,
+  type ParamName,
   type ItemFeatures,
   type TwoTowerBatch,
   type TwoTowerConfig,
@@ -49,10 +50,8 @@ export type TwoTowerTrainConfig = z.output<typeof TwoTowerTrainSchema>;
 function parseParams(params: Record<string, unknown> | undefined): TwoTowerTrainConfig {
   const r = TwoTowerTrainSchema.safeParse(params ?? {});
   if (!r.success) {
-    throw new ValidationError(
-      'invalid twotower parameters',
-      issuesFromSchema(r.error.issues, 'params'),
-    );
+    const issues = issuesFromSchema(r.error.issues, 'params');
+    throw new ValidationError(`invalid twotower parameters: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return r.data;
 }
@@ -79,7 +78,7 @@ function ndcgAt10(scores: Float32Array, target: number): number {
   return rank < 10 ? 1 / Math.log2(rank + 2) : 0;
 }
 
-export class TwoTowerRecommender implements Recommender {
+export class TwoTowerRecommender implements Model {
   readonly name = 'twotower';
   net: TwoTowerNet | null = null;
   config: TwoTowerTrainConfig | null = null;
@@ -118,6 +117,7 @@ export class TwoTowerRecommender implements Recommender {
     const feats = hashItemFeatures(numItems, cfg.hashBuckets, ctx.side);
     const net = new TwoTowerNet(cfg, numItems, numUsers, feats, rng, undefined, this.matmuls());
     this.net = net;
+    const warmStart = ctx.init ? (warmStartFrom(ctx.init, net, cfg) ? 'warm' : 'cold') : undefined;
 
     // Target frequencies → logQ for the mixture of in-batch (popularity) and uniform sampling.
     const freq = new Float64Array(numItems);
@@ -232,6 +232,7 @@ export class TwoTowerRecommender implements Recommender {
       epochs: epochsRun,
       valid: { 'NDCG@10': best },
       trainSeconds: (Date.now() - t0) / 1000,
+      ...(warmStart ? { warmStart } : {}),
     };
   }
 
@@ -339,6 +340,28 @@ export class TwoTowerRecommender implements Recommender {
     rec.net = new TwoTowerNet(cfg as TwoTowerConfig, numItems, numUsers, feats, new Rng(0), params, rec.matmuls());
     return rec;
   }
+}
+
+/**
+ * Starts from a previous version's towers when the architecture (every TwoTowerConfigSchema field) and the
+ * catalogue size are the same: each parameter tensor of matching length is copied. The user-id table U
+ * (off by default) is copied only when the user count is unchanged, else it stays freshly initialised.
+ * Adam moments and the warm-up restart: fine-tuning, not resuming.
+ */
+function warmStartFrom(init: SavedModel, net: TwoTowerNet, cfg: TwoTowerTrainConfig): boolean {
+  if (init.config.numItems !== net.numItems) return false;
+  for (const key of Object.keys(TwoTowerConfigSchema.shape) as (keyof TwoTowerConfig)[]) {
+    if (init.config[key] !== cfg[key]) return false;
+  }
+  const copies: [ParamName, Float32Array][] = [];
+  for (const k of PARAM_NAMES) {
+    const w = init.weights[k];
+    const ok = w instanceof Float32Array && w.length === net.params[k].length && w.every(Number.isFinite);
+    if (ok) copies.push([k, w]);
+    else if (k !== 'U') return false;
+  }
+  for (const [k, w] of copies) net.params[k].set(w);
+  return true;
 }
 
 function snapshot(p: TwoTowerParams): TwoTowerParams {

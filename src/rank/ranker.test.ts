@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../core/synth.js';
-import { attachRegistry, createEngine, loadRanker, loadTwoTower, trainRankerFromStore, type OnlineEngine } from '../engine/index.js';
-import { ModelRegistry } from '../models/registry.js';
+import { attachRegistry, createEngine, loadRanker, loadTwoTower, type OnlineEngine } from '../engine/index.js';
+import { trainRankerFromStore } from '../train/index.js';
+import { ModelRegistry } from '../registry/index.js';
 import { MemoryStore } from '../store/memory.js';
 import { MultiObjectiveRanker, NUM_RANK_FEATURES, RANK_FEATURES } from './index.js';
 

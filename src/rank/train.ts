@@ -7,6 +7,7 @@
 import { DEFAULT_EVENT_WEIGHTS, type Event } from '../core/schemas.js';
 import type { Rng } from '../core/rng.js';
 import { NUM_RANK_FEATURES, type MultiObjectiveRanker, type RankExamples } from './ranker.js';
+import { isPositive } from '../core/events.js';
 
 /** What training needs from the engine (OnlineEngine.rankingPool). */
 export interface PoolProvider {
@@ -32,7 +33,7 @@ export function lastEpisodes(events: readonly Event[], weights: Readonly<Record<
     if (last && last.itemId === events[k].itemId) last.types.add(events[k].type);
     else episodes.push({ start: k, itemId: events[k].itemId, types: new Set([events[k].type]) });
   }
-  const positive = (t: Episode): boolean => [...t.types].some((x) => (weights[x] ?? 0) > 0) && !t.types.has('skip');
+  const positive = (t: Episode): boolean => [...t.types].some((x) => isPositive(x, weights)) && !t.types.has('skip');
   let e = episodes.length - 1;
   while (e >= 0 && !positive(episodes[e])) e--;
   if (e < 2) return undefined;

@@ -9,6 +9,7 @@ import { DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
 import type { Store } from '../store/types.js';
 import { ContentEncoder, type ContentFields, type EncoderState, type TrainConfigInput, type TrainReport } from './encoder.js';
 import { SearchConfigSchema, SearchIndex, SearchItemSchema, trainTower, type SearchConfigInput, type SearchItem } from './search-index.js';
+import { isPositive } from '../core/events.js';
 
 /** Bounds on what one build reads (a user's history beyond this adds little to co-consumption). */
 const PAGE = 1_000;
@@ -56,7 +57,7 @@ async function scanPositives(
   for await (const batch of store.scanEvents({ batchSize: 5_000 })) {
     await yieldToEventLoop();
     for (const e of batch) {
-      if ((weights[e.type] ?? 1) <= 0) continue;
+      if (!isPositive(e.type, weights)) continue;
       events++;
       counts.set(e.itemId, (counts.get(e.itemId) ?? 0) + 1);
       let s = seqs.get(e.userId);

@@ -15,6 +15,7 @@ import type { RouteSpec } from '../serve/openapi.js';
 import type { SearchQuery, SearchResult } from './search-index.js';
 import { SearchMode } from './search-index.js';
 import { MAX_SUGGESTIONS, type Suggestion } from './suggest.js';
+import { isPositive, type EventWeights } from '../core/events.js';
 
 /**
  * What the routes need from a search index: the in-process SearchIndex, or the client of an index kept
@@ -63,12 +64,17 @@ export const SuggestResponseSchema = z.strictObject({
 });
 
 /** Item ids of the user's recent positive events, oldest first. */
-export async function recentHistory(store: Pick<Store, 'userEvents'>, userId: string, limit = SEARCH_HISTORY_EVENTS): Promise<string[]> {
+export async function recentHistory(
+  store: Pick<Store, 'userEvents'>,
+  userId: string,
+  limit = SEARCH_HISTORY_EVENTS,
+  eventWeights: EventWeights = DEFAULT_EVENT_WEIGHTS,
+): Promise<string[]> {
   const events = await store.userEvents(userId, limit);
   const out: string[] = [];
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
-    if ((DEFAULT_EVENT_WEIGHTS[e.type] ?? 1) > 0) out.push(e.itemId);
+    if (isPositive(e.type, eventWeights)) out.push(e.itemId);
   }
   return out;
 }
@@ -78,7 +84,7 @@ function defineRoute<Q extends z.ZodType>(spec: RouteSpec<z.ZodType, Q>): RouteS
   return spec as unknown as RouteSpec;
 }
 
-export function searchRouteSpecs(search: SearchService, opts: { store?: Pick<Store, 'userEvents'>; maxN?: number } = {}): RouteSpec[] {
+export function searchRouteSpecs(search: SearchService, opts: { store?: Pick<Store, 'userEvents'>; maxN?: number; eventWeights?: EventWeights } = {}): RouteSpec[] {
   const maxN = opts.maxN ?? 100;
   return [
     defineRoute({
@@ -88,7 +94,7 @@ export function searchRouteSpecs(search: SearchService, opts: { store?: Pick<Sto
       response: { status: 200, name: 'SearchResponse', schema: SearchResponseSchema, description: 'Ranked items with the retriever(s) that found each.' },
       errors: [400, 401],
       handler: async ({ query }) => {
-        const userHistory = query.userId && opts.store ? await recentHistory(opts.store, query.userId) : undefined;
+        const userHistory = query.userId && opts.store ? await recentHistory(opts.store, query.userId, SEARCH_HISTORY_EVENTS, opts.eventWeights) : undefined;
         const r = await search.searchAsync({ q: query.q, n: query.n, tags: query.tags, creator: query.creator, userHistory, mode: query.mode });
         return { items: r.itemIds.map((itemId, i) => ({ itemId, score: r.scores[i], source: r.sources[i] })) };
       },

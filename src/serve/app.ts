@@ -20,6 +20,7 @@ import { withBodyDeadline } from './body-deadline.js';
 import { clientErrorResponse, parseJsonBody, toErrorResponse } from './errors.js';
 import { parseQueryStrict } from './query.js';
 import type { SearchHolder } from './live-search.js';
+import type { ModelsStatus } from '../train/status.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { buildOpenApi, defineRoute, type RouteSpec } from './openapi.js';
 import {
@@ -34,6 +35,7 @@ import {
   IdParams,
   ItemBatch,
   ItemIdParams,
+  ModelsStatusSchema,
   RecommendResponseSchema,
   StoredItem,
   StoredUser,
@@ -67,6 +69,11 @@ export interface BuildAppOptions {
    * index is still building makes them answer 503 with Retry-After; deletes are forwarded to it.
    */
   search?: SearchIndex | SearchHolder;
+  /**
+   * Serves GET /v1/models and adds models + trainer to /healthz when given: the registry's active versions
+   * and the trainer's state (src/train/status.ts), read per request from the data dir.
+   */
+  models?: () => ModelsStatus;
 }
 
 export interface TastemakerApp extends FastifyInstance {
@@ -394,7 +401,19 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       // What the store holds: maintained counts (three one-row reads), deletions subtracted.
       handler: async () => {
         const [items, users, events] = await Promise.all([store.countItems(), store.countUsers(), store.countEvents()]);
-        return { status: 'ok' as const, items, users, events };
+        const base = { status: 'ok' as const, items, users, events };
+        if (!opts.models) return base;
+        const m = opts.models();
+        return {
+          ...base,
+          models: Object.fromEntries(m.models.map((x) => [x.name, { version: x.activeVersion, ageMs: x.ageMs, ...(x.metrics['valid.NDCG@10'] !== undefined ? { 'valid.NDCG@10': x.metrics['valid.NDCG@10'] } : {}) }])),
+          trainer: {
+            status: m.trainer.status,
+            ...(m.trainer.model ? { model: m.trainer.model } : {}),
+            ...(m.trainer.nextRunAt !== undefined ? { nextRunAt: m.trainer.nextRunAt } : {}),
+            ...(m.trainer.lastRun ? { lastRunOutcome: m.trainer.lastRun.outcome } : {}),
+          },
+        };
       },
     }),
     defineRoute({
@@ -409,8 +428,21 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
     }),
   ];
 
-  if (opts.search instanceof SearchIndex) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN }));
-  else if (opts.search) routes.push(...lazySearchRoutes(opts.search, { store, maxN: limits.maxN }));
+  const modelsStatus = opts.models;
+  if (modelsStatus) {
+    routes.push(
+      defineRoute({
+        method: 'GET', url: '/v1/models', access: 'client', tag: 'ops', operationId: 'models',
+        summary: 'Active model versions (age, validation metrics) and the trainer\'s state',
+        response: { status: 200, name: 'ModelsStatus', schema: ModelsStatusSchema, description: 'One entry per trainable model, and the trainer.' },
+        errors: [401],
+        handler: async () => modelsStatus(),
+      }),
+    );
+  }
+
+  if (opts.search instanceof SearchIndex) routes.push(...searchRouteSpecs(opts.search, { store, maxN: limits.maxN, eventWeights: config.eventWeights }));
+  else if (opts.search) routes.push(...lazySearchRoutes(opts.search, { store, maxN: limits.maxN, eventWeights: config.eventWeights }));
 
   let openapi: Record<string, unknown> | undefined;
   routes.push(

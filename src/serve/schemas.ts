@@ -8,6 +8,9 @@ import { EventInput, Id, ItemInput, Surface, UserInput, queryDecimal, queryInt }
 import type { LimitsConfig } from '../core/config.js';
 import type { RecommendResponse } from '../engine/types.js';
 import type { BatchResult } from '../ingest/types.js';
+import { ModelsStatusSchema, TrainerStatusSchema } from '../train/status.js';
+
+export { ModelsStatusSchema };
 
 /** Surfaces answered by GET /v1/recommend (`similar` has its own route, `search` is not served yet). */
 export const RecommendSurface = z.enum(['home', 'trending', 'fresh', 'next']);
@@ -158,6 +161,12 @@ export const HealthBody = z.object({
   items: z.number().int().meta({ description: 'Items in the catalog (the store)' }),
   users: z.number().int().meta({ description: 'Users in the users table (ids seen only in events do not count)' }),
   events: z.number().int().meta({ description: 'Events in the log, deletions subtracted' }),
+  /** Per trainable model: the active version (null: none yet), ms since its activation, its validation NDCG@10. */
+  models: z
+    .record(z.string(), z.object({ version: z.string().nullable(), ageMs: z.number().nullable(), 'valid.NDCG@10': z.number().optional() }))
+    .optional(),
+  /** The trainer's state (details in GET /v1/models). */
+  trainer: TrainerStatusSchema.pick({ status: true, model: true, nextRunAt: true }).extend({ lastRunOutcome: z.enum(['ok', 'partial', 'failed']).optional() }).optional(),
 });
 
 // Compile-time guards: the documented response shapes must match the engine/ingest contracts.

@@ -8,6 +8,7 @@ import { UnavailableError } from '../core/errors.js';
 import type { Engine } from '../engine/types.js';
 import { buildApp, type BatchIngestor, type TastemakerApp } from './app.js';
 import type { SearchHolder } from './live-search.js';
+import type { ModelsStatus } from '../train/status.js';
 
 export interface RunningServer {
   app: TastemakerApp;
@@ -26,11 +27,15 @@ export interface StartServerOptions {
   logRequests?: boolean;
   /** Serves /v1/search and /v1/suggest through this holder (503 until its index is ready); closed first on close. */
   search?: SearchHolder & { close?(): void };
+  /** GET /v1/models and the models/trainer part of /healthz (see BuildAppOptions.models). */
+  models?: () => ModelsStatus;
+  /** Stopped first on close (the trainer child). */
+  trainer?: { stop(): Promise<void> };
 }
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { engine, ingestor, config } = opts;
-  const app = buildApp({ engine, ingestor, config, search: opts.search, defaultMetrics: true, logLevel: opts.logRequests ? config.logLevel : 'warn' });
+  const app = buildApp({ engine, ingestor, config, search: opts.search, models: opts.models, defaultMetrics: true, logLevel: opts.logRequests ? config.logLevel : 'warn' });
   try {
     await app.listen({ port: opts.config.port, host: opts.config.host });
   } catch (e) {
@@ -55,7 +60,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     close: () =>
       (closing ??= (async () => {
         opts.search?.close?.();
-        await app.close();
+        await Promise.all([opts.trainer?.stop(), app.close()]);
         await opts.engine.close();
         await opts.engine.store.close();
       })()),

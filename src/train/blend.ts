@@ -21,14 +21,15 @@ import { sequencesFromLists, type Sequences } from '../core/dataset.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js';
 import { createEngine, type OnlineEngine } from '../engine/index.js';
-import { ModelRegistry } from '../models/registry.js';
+import { ModelRegistry } from '../registry/index.js';
 import { SasrecRecommender } from '../models/sasrec-train.js';
 import { TwoTowerRecommender } from '../models/twotower-train.js';
 import { standardizeRows } from '../models/blend.js';
 import type { Recommender } from '../models/types.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store, StoredEvent } from '../store/types.js';
-import { loadTrainingData, type TrainingData } from '../cli/commands/train.js';
+import { isPositive } from '../core/events.js';
+import { loadTrainingData, type TrainingData } from './data.js';
 
 export interface BlendJobOptions {
   /** Validation users sampled for the weights and the guard (bounded: each costs a full-catalogue score). */
@@ -150,7 +151,7 @@ async function heuristicValidation(store: Store, data: TrainingData, users: numb
     let cut = events.length;
     for (let k = events.length - 1; k >= 0; k--) {
       const e = events[k];
-      if ((eventWeights[e.type] ?? 1) <= 0) continue;
+      if (!isPositive(e.type, eventWeights)) continue;
       if (e.itemId !== target) break;
       cut = k;
     }

@@ -16,6 +16,7 @@ import { ensureKeyFile } from '../../serve/keys.js';
 import { LiveSearch } from '../../serve/live-search.js';
 import { startServer, untilShutdown, type RunningServer } from '../../serve/server.js';
 import { openStore, type Store } from '../../store/index.js';
+import { maybeStartTrainer, modelsStatus, type TrainerChild } from '../../train/index.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per store transaction while loading the demo data. */
@@ -43,6 +44,8 @@ export interface DemoOptions {
   printConfig?: boolean;
   /** Progress lines (default: stderr). */
   log?: (msg: string) => void;
+  /** Run the trainer in a child process (default true): the first round starts seconds after listening. */
+  train?: boolean;
 }
 
 /** What the demo data dir holds, recorded in the store's meta once the load completes. */
@@ -69,6 +72,8 @@ export interface DemoHandle extends RunningServer {
   search: LiveSearch;
   /** Settles when the search index build ends (undefined: failed or closed first). */
   searchReady: Promise<BuildReport | undefined>;
+  /** The trainer child (undefined with train: false). */
+  trainer?: TrainerChild;
 }
 
 /** Generates the synthetic world and writes it through the store in bounded transactions. */
@@ -187,13 +192,20 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
     const search = new LiveSearch(engine);
     const ingestor = new Ingestor(store, search.listeners(), { time: config.ingest, autoInsertItems: config.autoInsertItems });
     let server: RunningServer;
+    // Assigned after listening; close() stops whichever child is running then.
+    const trainerRef: { child?: TrainerChild } = {};
     try {
-      server = await startServer({ engine, ingestor, config, logRequests: opts.logger, search });
+      server = await startServer({
+        engine, ingestor, config, logRequests: opts.logger, search,
+        models: () => modelsStatus(base.dataDir),
+        trainer: { stop: async () => trainerRef.child?.stop() },
+      });
     } catch (e) {
       stopRegistry();
       throw e;
     }
     const tListen = performance.now();
+    trainerRef.child = maybeStartTrainer(opts.train !== false, config, env, log);
     log('building the search index in the background…');
     const searchReady = search.build(store, log);
     return {
@@ -214,6 +226,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoHandle> {
       },
       search,
       searchReady,
+      trainer: trainerRef.child,
     };
   } catch (e) {
     if (engine) await engine.close();
@@ -230,7 +243,7 @@ export function demoBanner(h: DemoHandle): string {
     '',
     `Tastemaker demo is serving at ${h.url}  (ready in ${(h.timingsMs.total / 1000).toFixed(1)} s)`,
     '',
-    `  health    ${h.url}/healthz`,
+    `  health    ${h.url}/healthz   (models: which versions serve; the trainer's first round starts in seconds)`,
     `  metrics   ${h.url}/metrics`,
     `  openapi   ${h.url}/openapi.json`,
     '',
@@ -271,7 +284,8 @@ export function register(program: Command): void {
     .option('--events-per-user <n>', 'mean events per user (first run only)', intOption('events-per-user', 1, 100_000), 100)
     .option('--seed <n>', 'generator seed (first run only)', intOption('seed', 0, 0xffffffff), 42)
     .option('--log', 'log requests as JSON lines', false)
-    .action(async (o: { port?: number; host?: string; dataDir?: string; users: number; items: number; eventsPerUser: number; seed: number; log: boolean }) => {
+    .option('--no-train', 'do not run the trainer child (models stay as they are)')
+    .action(async (o: { port?: number; host?: string; dataDir?: string; users: number; items: number; eventsPerUser: number; seed: number; log: boolean; train: boolean }) => {
       const handle = await startDemo({
         port: o.port,
         host: o.host,
@@ -282,6 +296,7 @@ export function register(program: Command): void {
         seed: o.seed,
         logger: o.log,
         printConfig: true,
+        train: o.train,
       });
       console.log(demoBanner(handle));
       await untilShutdown(handle);

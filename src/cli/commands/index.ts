@@ -9,7 +9,8 @@ import { register as registerModels } from './models.js';
 import { register as registerEval } from './eval.js';
 import { register as registerSearch } from './search.js';
 import { register as registerTrainRanker } from './train-ranker.js';
+import { register as registerTrainer } from './trainer.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerTrainRanker, registerModels, registerSearch];
+export const commands: RegisterCommand[] = [registerDemo, registerServe, registerImport, registerEval, registerBench, registerTrain, registerTrainer, registerTrainRanker, registerModels, registerSearch];

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.js';
-import { ModelRegistry } from '../../models/registry.js';
+import { ModelRegistry } from '../../registry/index.js';
 
 function registryFor(dataDir: string | undefined, configFile: string | undefined): ModelRegistry {
   const config = loadConfig({ env: process.env, file: configFile, flags: { dataDir } });

@@ -13,6 +13,7 @@ import { ensureKeyFile } from '../../serve/keys.js';
 import { LiveSearch } from '../../serve/live-search.js';
 import { startServer, untilShutdown } from '../../serve/server.js';
 import { openStore, parseStoreUrl } from '../../store/index.js';
+import { maybeStartTrainer, modelsStatus, type TrainerChild } from '../../train/index.js';
 
 function portOption(raw: string): number {
   const v = Number(raw);
@@ -46,8 +47,9 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data dir (env TASTEMAKER_DATA_DIR, default ./.tastemaker)')
     .option('--config <file>', 'JSON config file (env TASTEMAKER_CONFIG)')
     .option('--log', 'log requests as JSON lines', false)
+    .option('--no-train', 'do not run the trainer child process (run `tastemaker trainer` elsewhere, or none)')
     .option('--no-search', 'skip the search index (/v1/search and /v1/suggest are not served); for catalogs where its background build would compete with recommend traffic')
-    .action(async (o: { db?: string; port?: number; host?: string; dataDir?: string; config?: string; log: boolean; search: boolean }) => {
+    .action(async (o: { db?: string; port?: number; host?: string; dataDir?: string; config?: string; log: boolean; search: boolean; train: boolean }) => {
       const log = (m: string): void => console.error(m);
       const base = loadConfig({
         env: process.env,
@@ -67,7 +69,14 @@ export function register(program: Command): void {
         log(`engine ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${counts[0]} items, ${counts[1]} users, ${counts[2]} events`);
         const search = o.search ? new LiveSearch(engine) : undefined;
         const ingestor = new Ingestor(store, search ? search.listeners() : engine, { time: config.ingest, autoInsertItems: config.autoInsertItems });
-        const server = await startServer({ engine, ingestor, config, logRequests: o.log, search });
+        // Assigned after listening; close() stops whichever child is running then.
+        const trainerRef: { child?: TrainerChild } = {};
+        const server = await startServer({
+          engine, ingestor, config, logRequests: o.log, search,
+          models: () => modelsStatus(config.dataDir),
+          trainer: { stop: async () => trainerRef.child?.stop() },
+        });
+        trainerRef.child = maybeStartTrainer(o.train, config, process.env, log, o.config);
         console.log(`serving at ${server.url}  (health ${server.url}/healthz, API docs ${server.url}/openapi.json)`);
         if (search) {
           // After listening: /v1/search and /v1/suggest answer 503 until this finishes.

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
-import { trainRankerFromStore, type TrainRankerSummary } from '../../engine/index.js';
-import { ModelRegistry } from '../../models/registry.js';
+import { acquireLock, lockPath, trainRankerFromStore, type TrainRankerSummary } from '../../train/index.js';
+import { ModelRegistry } from '../../registry/index.js';
 import { openStore } from '../../store/index.js';
 
 const Options = z.strictObject({
@@ -32,6 +32,8 @@ export async function runTrainRanker(raw: Record<string, unknown>): Promise<Trai
   const o = parsed.data;
   const config = loadConfig({ env: process.env, file: o.config, flags: { store: o.db, dataDir: o.dataDir } });
   const store = await openStore(config.store);
+  // The trainer's round lock: never two CPU-heavy jobs on one data dir at once.
+  const lock = acquireLock(lockPath(config.dataDir), { onStale: (why) => console.error(`removing a stale round lock (${why})`) });
   try {
     return await trainRankerFromStore(store, new ModelRegistry(config.dataDir), {
       engineConfig: { ...config.engine, eventWeights: config.eventWeights },
@@ -41,6 +43,7 @@ export async function runTrainRanker(raw: Record<string, unknown>): Promise<Trai
       maxUsers: o.users,
     });
   } finally {
+    lock.release();
     await store.close();
   }
 }

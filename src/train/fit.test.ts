@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../../core/rng.js';
-import type { Event, Item } from '../../core/schemas.js';
-import { ModelRegistry } from '../../models/registry.js';
-import { TwoTowerRecommender } from '../../models/twotower-train.js';
-import { openStore } from '../../store/index.js';
-import { loadTrainingData, trainFromStore } from './train.js';
+import { Rng } from '../core/rng.js';
+import type { Event, Item } from '../core/schemas.js';
+import { ModelRegistry } from '../registry/index.js';
+import { TwoTowerRecommender } from '../models/twotower-train.js';
+import { openStore } from '../store/index.js';
+import { loadTrainingData, trainFromStore } from './index.js';
 
 const PARAMS = { dim: 8, hidden: 16, historyLen: 8, batchSize: 32, sampledNegatives: 16, maxEpochs: 3, temperature: 0.1, lr: 5e-3, warmupSteps: 5 };
 
