@@ -355,7 +355,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       // What the store holds: maintained counts (three one-row reads), deletions subtracted.
       handler: async () => {
         const [items, users, events] = await Promise.all([store.countItems(), store.countUsers(), store.countEvents()]);
-        return { status: 'ok' as const, items, users, events };
+        return { status: 'ok' as const, items, users, events, modelVersions: engine.stats().modelVersions };
       },
     }),
     defineRoute({
