@@ -31,7 +31,7 @@
  *
  *   tastemaker bench served --json [--data <file|dir|demo>] [--format sasrec|movielens-1m|lastfm-hetrec|…]
  *       [--max-minutes 30] [--users N] [--seed 1] [--keep DIR] [--skip-heuristic] [--skip-offline]
- *       [--concurrency 8] [--config '<engine JSON>'] [--demo-users 2000 --demo-items 5000 --demo-events-per-user 100]
+ *       [--concurrency 8] [--config '<engine JSON>'] [--train-params '{"<model>":{…}}'] [--demo-users 2000 --demo-items 5000 --demo-events-per-user 100]
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +85,8 @@ export interface ServedOptions {
   /** Engine config overrides for both servers (the config file's `engine`). */
   engineConfig?: Record<string, unknown>;
   demo: { users: number; items: number; eventsPerUser: number };
+  /** Hyper-parameter overrides per model for the per-model train commands (their --params), e.g. small epochs in tests. */
+  trainParams?: Record<string, Record<string, unknown>>;
   /** Progress lines (phases); default: stderr when it is a terminal. */
   log?: (m: string) => void;
 }
@@ -353,7 +355,14 @@ async function trainHasAll(): Promise<boolean> {
  * two-tower (a third of the budget; it usually stops early), SASRec (what is left but a tenth) and the
  * ranker (no budget option; it trains in about a minute on ML-1M), one after the other.
  */
-async function trainRound(db: string, dataDir: string, maxMinutes: number, seed: number, log: (m: string) => void): Promise<{ command: string; seconds: number; summaries: Record<string, unknown>[] }> {
+async function trainRound(
+  db: string,
+  dataDir: string,
+  maxMinutes: number,
+  seed: number,
+  trainParams: Record<string, Record<string, unknown>>,
+  log: (m: string) => void,
+): Promise<{ command: string; seconds: number; summaries: Record<string, unknown>[] }> {
   const common = ['--db', db, '--data-dir', dataDir];
   const t0 = performance.now();
   const minutesLeft = (): number => maxMinutes - (performance.now() - t0) / 60_000;
@@ -370,7 +379,8 @@ async function trainRound(db: string, dataDir: string, maxMinutes: number, seed:
   for (const [model, budget] of budgets) {
     const m = round(budget(), 3);
     log(`train --model ${model} --max-minutes ${m}`);
-    summaries.push(lastJsonLine(await runCli(['train', ...common, '--model', model, '--max-minutes', String(m), '--seed', String(seed)])));
+    const params = trainParams[model] ? ['--params', JSON.stringify(trainParams[model])] : [];
+    summaries.push(lastJsonLine(await runCli(['train', ...common, '--model', model, '--max-minutes', String(m), '--seed', String(seed), ...params])));
   }
   log('train-ranker');
   summaries.push(lastJsonLine(await runCli(['train-ranker', ...common, '--seed', String(seed)])));
@@ -485,7 +495,7 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       heuristic = await servePhase(o, db, emptyDir, world.queries, known, configFile, {});
     }
 
-    const trained = await trainRound(db, modelsDir, o.maxMinutes, o.seed, log);
+    const trained = await trainRound(db, modelsDir, o.maxMinutes, o.seed, o.trainParams ?? {}, log);
     const registry = new ModelRegistry(modelsDir);
     const expect: Record<string, string> = {};
     for (const name of ['twotower', 'sasrec', 'ranker']) {
@@ -556,6 +566,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       'skip-offline': { type: 'boolean', default: false },
       concurrency: { type: 'string', default: '8' },
       config: { type: 'string' },
+      /** Per-model --params for the train commands, e.g. '{"sasrec":{"loss":"sampled-softmax"}}'. */
+      'train-params': { type: 'string' },
       'demo-users': { type: 'string', default: '2000' },
       'demo-items': { type: 'string', default: '5000' },
       'demo-events-per-user': { type: 'string', default: '100' },
@@ -569,14 +581,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   };
   const format = DatasetFormat.safeParse(values.format);
   if (!format.success) throw new ValidationError(`--format must be one of ${DatasetFormat.options.join(', ')}`, [{ path: '--format', message: `got ${values.format}` }]);
-  let engineConfig: Record<string, unknown> | undefined;
-  if (values.config) {
+  const json = <T>(k: 'config' | 'train-params'): T | undefined => {
+    const v = values[k];
+    if (v === undefined) return undefined;
     try {
-      engineConfig = JSON.parse(values.config) as Record<string, unknown>;
+      return JSON.parse(v) as T;
     } catch (e) {
-      throw new ValidationError('--config must be a JSON object', [{ path: '--config', message: (e as Error).message }]);
+      throw new ValidationError(`--${k} must be a JSON object`, [{ path: `--${k}`, message: (e as Error).message }]);
     }
-  }
+  };
   return runServed({
     data: values.data,
     format: format.data,
@@ -587,7 +600,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     skipHeuristic: values['skip-heuristic'],
     skipOffline: values['skip-offline'],
     concurrency: positive('concurrency', values.concurrency),
-    engineConfig,
+    engineConfig: json<Record<string, unknown>>('config'),
+    trainParams: json<Record<string, Record<string, unknown>>>('train-params'),
     demo: { users: positive('demo-users', values['demo-users']), items: positive('demo-items', values['demo-items']), eventsPerUser: positive('demo-events-per-user', values['demo-events-per-user']) },
   });
 }
