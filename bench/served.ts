@@ -22,7 +22,9 @@
  *   6. offline (`--skip-offline` to skip): each activated model's artifact (twotower, sasrec) loaded from
  *      the registry and scored over the whole catalog for the same users and held-out items by the eval
  *      harness (`evaluateQueries`: full ranking, the user's stored history masked, pessimistic ties) — the
- *      offline figure of exactly the models that serve, without training them a second time.
+ *      offline figure of exactly the models that serve, without training them a second time. The
+ *      headline `offline.*` is the model with the better validation NDCG@10 (`offline.model`); each model's
+ *      own figures are `offline.<model>.*`. Offline has no surfaces: it is one full ranking per user.
  *
  * HR@10 = share of evaluated users whose held-out item is among the 10 served items; NDCG@10 =
  * 1/log2(rank + 2) at the 0-based rank (src/eval/metrics.ts). A held-out item the catalog does not know,
@@ -54,7 +56,8 @@ import { SasrecRecommender } from '../src/models/sasrec-train.js';
 import { TwoTowerRecommender } from '../src/models/twotower-train.js';
 import type { Recommender } from '../src/models/types.js';
 import { openStore } from '../src/store/index.js';
-import { lastJsonLine, runCli, startServe } from './lib/children.js';
+import { startServe } from './lib/children.js';
+import { trainRound } from './lib/train-round.js';
 
 const ADMIN_KEY = 'bench-served-admin-key-0123456789abcdef';
 const CLIENT_KEY = 'bench-served-client-key-0123456789abcdef';
@@ -342,52 +345,6 @@ async function servePhase(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// 4. Trainer round
-
-/** Whether `tastemaker train` takes `--all` (the trainer branch adds it). */
-async function trainHasAll(): Promise<boolean> {
-  const help = await runCli(['train', '--help'], { echo: false });
-  return /--all\b/.test(help);
-}
-
-/**
- * One training round over the store, inside maxMinutes: `train --all` when the CLI has it; otherwise the
- * two-tower (a third of the budget; it usually stops early), SASRec (what is left but a tenth) and the
- * ranker (no budget option; it trains in about a minute on ML-1M), one after the other.
- */
-async function trainRound(
-  db: string,
-  dataDir: string,
-  maxMinutes: number,
-  seed: number,
-  trainParams: Record<string, Record<string, unknown>>,
-  log: (m: string) => void,
-): Promise<{ command: string; seconds: number; summaries: Record<string, unknown>[] }> {
-  const common = ['--db', db, '--data-dir', dataDir];
-  const t0 = performance.now();
-  const minutesLeft = (): number => maxMinutes - (performance.now() - t0) / 60_000;
-  if (await trainHasAll()) {
-    log(`train --all --max-minutes ${maxMinutes}`);
-    const out = await runCli(['train', '--all', ...common, '--max-minutes', String(maxMinutes), '--seed', String(seed)]);
-    return { command: 'train --all', seconds: (performance.now() - t0) / 1000, summaries: [lastJsonLine(out)] };
-  }
-  const summaries: Record<string, unknown>[] = [];
-  const budgets: [string, () => number][] = [
-    ['twotower', () => maxMinutes / 3],
-    ['sasrec', () => Math.max(maxMinutes / 10, minutesLeft() - maxMinutes / 10)],
-  ];
-  for (const [model, budget] of budgets) {
-    const m = round(budget(), 3);
-    log(`train --model ${model} --max-minutes ${m}`);
-    const params = trainParams[model] ? ['--params', JSON.stringify(trainParams[model])] : [];
-    summaries.push(lastJsonLine(await runCli(['train', ...common, '--model', model, '--max-minutes', String(m), '--seed', String(seed), ...params])));
-  }
-  log('train-ranker');
-  summaries.push(lastJsonLine(await runCli(['train-ranker', ...common, '--seed', String(seed)])));
-  return { command: 'train --model twotower; train --model sasrec; train-ranker', seconds: (performance.now() - t0) / 1000, summaries };
-}
-
-// ---------------------------------------------------------------------------------------------------
 // 6. Offline figure of the served models
 
 /**
@@ -441,7 +398,7 @@ async function offlineFigures(db: string, dataDir: string, queries: { userId: st
       const m = await evaluateQueries(model, { histories, users: Int32Array.from(users), targetOffsets: Int32Array.from({ length: users.length + 1 }, (_, t) => t), targets: Int32Array.from(targets) }, { ks: [K], beyondAccuracy: false });
       // Averaged over the queries with a known user and item; the others are misses.
       const scale = users.length / Math.max(1, queries.length);
-      out[name] = { 'HR@10': round(Number(m['HR@10']) * scale), 'NDCG@10': round(Number(m['NDCG@10']) * scale) };
+      out[name] = { 'HR@10': round(Number(m['HR@10']) * scale), 'NDCG@10': round(Number(m['NDCG@10']) * scale), validNdcg10: art.metrics['valid.NDCG@10'] ?? 0 };
     } finally {
       await model.dispose?.();
     }
@@ -495,7 +452,7 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       heuristic = await servePhase(o, db, emptyDir, world.queries, known, configFile, {});
     }
 
-    const trained = await trainRound(db, modelsDir, o.maxMinutes, o.seed, o.trainParams ?? {}, log);
+    const trained = await trainRound({ db, dataDir: modelsDir, maxMinutes: o.maxMinutes, seed: o.seed, trainParams: o.trainParams ?? {}, log });
     const registry = new ModelRegistry(modelsDir);
     const expect: Record<string, string> = {};
     for (const name of ['twotower', 'sasrec', 'ranker']) {
@@ -510,7 +467,8 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       log('offline: scoring the active models over the catalog');
       offline = await offlineFigures(db, modelsDir, world.queries);
     }
-    const best = offline ? Object.entries(offline).sort((a, b) => b[1]['NDCG@10'] - a[1]['NDCG@10'])[0] : undefined;
+    // The offline headline is the model with the better validation NDCG@10 (chosen without the test items).
+    const best = offline ? Object.entries(offline).sort((a, b) => b[1].validNdcg10 - a[1].validNdcg10)[0] : undefined;
 
     const surfaceKeys = (prefix: string, r: { home: SurfaceResult; next: SurfaceResult } | undefined): Record<string, number | null> => ({
       [`${prefix}home.NDCG@10`]: r ? r.home['NDCG@10'] : null,

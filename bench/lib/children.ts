@@ -45,13 +45,34 @@ export async function stopChild(child: ChildProcess, killAfterMs = 15_000): Prom
 
 /** Starts `tastemaker serve` on a free loopback port; resolves once it listens. */
 export function startServe(o: ServeOptions): Promise<ServeChild> {
-  const t0 = performance.now();
   const args = [...(o.nodeArgs ?? []), BIN, 'serve', '--db', o.db, '--data-dir', o.dataDir, '--port', '0', '--host', '127.0.0.1', ...(o.serveArgs ?? [])];
-  const child = spawn(process.execPath, args, {
-    cwd: REPO,
-    env: { ...process.env, TASTEMAKER_ADMIN_KEYS: o.adminKey, TASTEMAKER_CLIENT_KEYS: o.clientKey, ...o.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return listening('tastemaker serve', args, { ...process.env, TASTEMAKER_ADMIN_KEYS: o.adminKey, TASTEMAKER_CLIENT_KEYS: o.clientKey, ...o.env }, o);
+}
+
+/**
+ * The node flags `tastemaker serve` runs with (bin/tastemaker.mjs re-executes it with a 4 MB young
+ * generation unless the flags or TASTEMAKER_SEMI_SPACE say otherwise), for a process that must run like it.
+ */
+export function serveNodeFlags(nodeArgs: string[] = []): string[] {
+  const has = (s: string): boolean => s.includes('--max-semi-space-size') || s.includes('--max_semi_space_size');
+  const env = process.env.TASTEMAKER_SEMI_SPACE;
+  if (nodeArgs.some(has) || has(process.env.NODE_OPTIONS ?? '') || env === 'default') return nodeArgs;
+  return [`--max-semi-space-size=${/^\d+$/.test(env ?? '') ? env : '4'}`, ...nodeArgs];
+}
+
+/**
+ * Starts the floor server (bench/lib/floor-server.ts) answering `pageFile`'s JSON on GET
+ * /v1/recommend/:userId, with the same node flags as `tastemaker serve` given nodeArgs.
+ */
+export function startFloor(pageFile: string, nodeArgs: string[] = []): Promise<ServeChild> {
+  const script = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
+  return listening('floor server', [...serveNodeFlags(nodeArgs), '--import', 'tsx', script, pageFile], { ...process.env }, { ipc: true });
+}
+
+/** Spawns node with args and resolves when it prints `serving at <url>`. */
+function listening(name: string, args: string[], env: NodeJS.ProcessEnv, o: { onStderrLine?: (line: string) => void; timeoutMs?: number; ipc?: boolean }): Promise<ServeChild> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe', ...(o.ipc ? (['ipc'] as const) : [])] });
   return new Promise((resolve, reject) => {
     let out = '';
     let errTail = '';
@@ -61,7 +82,7 @@ export function startServe(o: ServeOptions): Promise<ServeChild> {
       if (done) return;
       done = true;
       void stopChild(child);
-      reject(new Error(`tastemaker serve did not listen within ${(o.timeoutMs ?? 600_000) / 1000} s:\n${errTail}`));
+      reject(new Error(`${name} did not listen within ${(o.timeoutMs ?? 600_000) / 1000} s:\n${errTail}`));
     }, o.timeoutMs ?? 600_000);
     child.stdout!.on('data', (d: Buffer) => {
       if (done) return;
@@ -84,7 +105,7 @@ export function startServe(o: ServeOptions): Promise<ServeChild> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      reject(new Error(`tastemaker serve exited (${code}) before listening:\n${errTail}`));
+      reject(new Error(`${name} exited (${code}) before listening:\n${errTail}`));
     });
   });
 }
