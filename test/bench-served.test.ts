@@ -4,10 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runServed } from '../bench/served.js';
+import { loadTrainingData } from '../src/cli/commands/train.js';
+import { generateSynthetic, syntheticToDataset } from '../src/core/synth.js';
+import { split } from '../src/eval/protocols.js';
+import { openStore } from '../src/store/index.js';
 
 test('bench served: every metric key present and in [0, 1], the trained versions served', { timeout: 120_000 }, async () => {
+  const keep = mkdtempSync(join(tmpdir(), 'tm-served-test-'));
   const r = await runServed({
+    keep,
     data: 'demo',
     format: 'sasrec',
     maxMinutes: 0.2,
@@ -23,6 +32,11 @@ test('bench served: every metric key present and in [0, 1], the trained versions
     },
     log: () => undefined,
   });
+  try {
+    await assertStoreHoldsTestHistory(join(keep, 'served.db'));
+  } finally {
+    rmSync(keep, { recursive: true, force: true });
+  }
   assert.equal(r.users, 60);
   assert.equal(r.unknownTargets, 0);
   assert.equal(r.errors, 0);
@@ -44,3 +58,29 @@ test('bench served: every metric key present and in [0, 1], the trained versions
   assert.equal(typeof r.train_seconds, 'number');
   assert.ok(typeof (r.latency as { served: { home: { p99Ms: number } } }).served.home.p99Ms === 'number');
 });
+
+/** The store holds, per user, exactly eval's loo-full test history of the same world (the held-out item withheld). */
+async function assertStoreHoldsTestHistory(db: string): Promise<void> {
+  const days = 60;
+  const DAY = 86_400_000;
+  const data = generateSynthetic({ seed: 3, users: 120, items: 150, creators: Math.round(150 / 8), days, eventsPerUser: 25, startMs: Math.floor(Date.now() / DAY) * DAY - days * DAY });
+  const ds = syntheticToDataset(data);
+  const { testHistory: h } = split(ds, 'loo-full');
+  const store = await openStore(db);
+  const stored = await loadTrainingData(store).finally(() => store.close());
+  const storedIx = new Map(stored.userIds.map((id, u) => [id, u]));
+  let compared = 0;
+  for (let u = 0; u < h.numUsers; u++) {
+    const want = Array.from(h.items.subarray(h.offsets[u], h.offsets[u + 1]), (i) => ds.itemIds[i]);
+    const su = storedIx.get(ds.userIds[u]);
+    if (su === undefined) {
+      assert.equal(want.length, 0);
+      continue;
+    }
+    const got = Array.from(stored.train.items.subarray(stored.train.offsets[su], stored.train.offsets[su + 1]), (i) => stored.itemIds[i]);
+    if (stored.validTargets[su] >= 0) got.push(stored.itemIds[stored.validTargets[su]]);
+    assert.deepEqual(got, want, `user ${ds.userIds[u]}`);
+    compared++;
+  }
+  assert.ok(compared > 100);
+}
