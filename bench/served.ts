@@ -33,9 +33,11 @@
  *
  *   tastemaker bench served --json [--data <file|dir|demo>] [--format sasrec|movielens-1m|lastfm-hetrec|…]
  *       [--max-minutes 30] [--users N] [--seed 1] [--keep DIR] [--skip-heuristic] [--skip-offline]
+ *   --keep DIR keeps the store and models; a later run with the same --keep, --data, --format and --seed
+ *   reuses them (no import, no training) — to compare engine configs (--config) on the same models.
  *       [--concurrency 8] [--config '<engine JSON>'] [--train-params '{"<model>":{…}}'] [--demo-users 2000 --demo-items 5000 --demo-events-per-user 100]
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -414,8 +416,16 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
   const world = o.data === 'demo' ? fromDemo(o) : await fromDatasetFile(o);
   if (world.queries.length === 0) throw new ValidationError('no user has 3 or more items: nothing to evaluate', [{ path: '--data', message: 'no tested users' }]);
   const dir = o.keep ? resolve(o.keep) : mkdtempSync(join(tmpdir(), 'tastemaker-bench-served-'));
+  // --keep DIR of an earlier run on the same data: reuse its store and trained models (e.g. to compare
+  // engine configs on the same models); any other non-empty DIR is refused.
+  const worldKey = JSON.stringify({ data: o.data === 'demo' ? 'demo' : resolve(o.data), format: o.format, seed: o.seed, ...(o.data === 'demo' ? { demo: o.demo } : {}) });
+  const metaFile = join(dir, 'served.json');
+  let reuse = false;
   if (o.keep) {
-    if (existsSync(dir) && readdirSync(dir).length > 0) throw new ValidationError(`--keep ${dir} is not empty`, [{ path: '--keep', message: 'must be a new or empty directory' }]);
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      reuse = existsSync(metaFile) && (JSON.parse(readFileSync(metaFile, 'utf8')) as { world?: string }).world === worldKey;
+      if (!reuse) throw new ValidationError(`--keep ${dir} is neither empty nor a bench served dir of the same data`, [{ path: '--keep', message: 'use a new or empty directory, or one kept from the same --data/--format/--seed' }]);
+    }
     mkdirSync(dir, { recursive: true });
   }
   const db = join(dir, 'served.db');
@@ -429,9 +439,9 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
     writeFileSync(configFile, JSON.stringify({ engine: o.engineConfig }));
   }
   try {
-    log(`${world.dataset}: ${world.queries.length} of ${world.testedUsers} tested users; importing into ${db}`);
+    log(`${world.dataset}: ${world.queries.length} of ${world.testedUsers} tested users; ${reuse ? 'reusing' : 'importing into'} ${db}`);
     const tImport = performance.now();
-    const imports = await world.importInto(db, dir);
+    const imports = reuse ? [] : await world.importInto(db, dir);
     const importSeconds = (performance.now() - tImport) / 1000;
     const known = new Set<string>();
     {
@@ -452,7 +462,10 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       heuristic = await servePhase(o, db, emptyDir, world.queries, known, configFile, {});
     }
 
-    const trained = await trainRound({ db, dataDir: modelsDir, maxMinutes: o.maxMinutes, seed: o.seed, trainParams: o.trainParams ?? {}, log });
+    const trained = reuse
+      ? { command: `(reused the models trained in ${dir})`, seconds: 0, summaries: [] }
+      : await trainRound({ db, dataDir: modelsDir, maxMinutes: o.maxMinutes, seed: o.seed, trainParams: o.trainParams ?? {}, log });
+    if (o.keep && !reuse) writeFileSync(metaFile, JSON.stringify({ world: worldKey, trainCommand: trained.command }));
     const registry = new ModelRegistry(modelsDir);
     const expect: Record<string, string> = {};
     for (const name of ['twotower', 'sasrec', 'ranker']) {
@@ -504,6 +517,7 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       import_seconds: round(importSeconds, 1),
       seconds: round((performance.now() - t0) / 1000, 1),
       kept: o.keep ? dir : null,
+      reused: reuse,
     };
   } finally {
     if (!o.keep) rmSync(dir, { recursive: true, force: true });
