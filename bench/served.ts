@@ -238,6 +238,8 @@ async function importAll(dbPath: string, files: { file: string; format: DatasetF
     return out;
   } finally {
     await store.close();
+    // The files are derived from the dataset (licensed data included): they live only for the import.
+    for (const f of files) rmSync(f.file, { force: true });
   }
 }
 
