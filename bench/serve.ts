@@ -25,7 +25,7 @@
  * after the server's (after the search phases with `--search`). `ratio.p99` = server p99 / floor p99 at
  * the fixed rate, `ratio.maxP99` the same in the closed loop.
  *
- * `--ranker`: before serving, one trainer round (bench/lib/train-round.ts: two-tower, SASRec, ranker, or
+ * `--ranker`: before serving, one trainer round (bench/lib/train-round.ts: two-tower, SASRec, blend, ranker, or
  * `train --all`) in `--train-minutes` over the store into a data dir cached beside it, so the server runs
  * with the learned models and the ranker active (checked on /healthz). At large catalogs SASRec trains
  * with a sampled softmax and both models validate on 1,000 users (`--train-params` overrides).
@@ -468,14 +468,16 @@ async function ensureTrained(dbPath: string, modelsDir: string, w: World, minute
   const active = (): Record<string, string> => {
     const reg = new ModelRegistry(modelsDir);
     const out: Record<string, string> = {};
-    for (const name of LEARNED) {
+    // The served blend is optional: its job activates it only where it beats the heuristics.
+    for (const name of [...LEARNED, 'blend']) {
       const a = reg.active(name);
       if (a) out[name] = a.version;
     }
     return out;
   };
   let summary: Record<string, unknown> = { reused: true };
-  if (Object.keys(active()).length < LEARNED.length) {
+  const now = active();
+  if (!LEARNED.every((m) => now[m])) {
     // A full softmax over a large catalog (and full-ranking validation of every user) would not fit any budget.
     const large = w.items > 20_000;
     const defaults: Record<string, Record<string, unknown>> = large

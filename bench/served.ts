@@ -16,15 +16,18 @@
  *   3. heuristic: the server with no trained model; `GET /v1/recommend/<user>?n=10` (home) and
  *      `?surface=next&n=10` for every evaluated user (`--concurrency` requests in flight).
  *   4. trainer round: `tastemaker train --all` when the CLI has it, else `train --model twotower`,
- *      `train --model sasrec` and `train-ranker` in turn inside `--max-minutes` (see trainRound).
+ *      `train --model sasrec`, `train --model blend` and `train-ranker` in turn inside `--max-minutes`
+ *      (bench/lib/train-round.ts).
  *   5. served: the server again over the same store and data dir, once /healthz lists the activated
  *      versions in modelVersions; the same queries.
  *   6. offline (`--skip-offline` to skip): each activated model's artifact (twotower, sasrec) loaded from
  *      the registry and scored over the whole catalog for the same users and held-out items by the eval
  *      harness (`evaluateQueries`: full ranking, the user's stored history masked, pessimistic ties) — the
- *      offline figure of exactly the models that serve, without training them a second time. The
- *      headline `offline.*` is the model with the better validation NDCG@10 (`offline.model`); each model's
- *      own figures are `offline.<model>.*`. Offline has no surfaces: it is one full ranking per user.
+ *      offline figure of exactly the models that serve, without training them a second time — and, when a
+ *      `blend` version is active, the served mix of the two (its weights · per-user z-scores). The headline
+ *      `offline.*` is the blend when active, else the member with the better validation NDCG@10
+ *      (`offline.model`); each one's own figures are `offline.<model>.*`. Offline has no surfaces: it is
+ *      one full ranking per user.
  *
  * HR@10 = share of evaluated users whose held-out item is among the 10 served items; NDCG@10 =
  * 1/log2(rank + 2) at the 0-based rank (src/eval/metrics.ts). A held-out item the catalog does not know,
@@ -42,7 +45,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../src/core/progress.js';
-import type { InteractionDataset } from '../src/core/dataset.js';
+import type { InteractionDataset, Sequences } from '../src/core/dataset.js';
 import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import { DEFAULT_EVENT_WEIGHTS, LIMITS, type Event } from '../src/core/schemas.js';
@@ -53,6 +56,7 @@ import { hitAt, ndcgAt } from '../src/eval/metrics.js';
 import { split, type EvalSplit } from '../src/eval/protocols.js';
 import { DatasetFormat, readDataset } from '../src/ingest/datasets.js';
 import { importFile, type ImportSummary } from '../src/ingest/import.js';
+import { standardizeRows } from '../src/models/blend.js';
 import { ModelRegistry } from '../src/models/registry.js';
 import { SasrecRecommender } from '../src/models/sasrec-train.js';
 import { TwoTowerRecommender } from '../src/models/twotower-train.js';
@@ -390,24 +394,65 @@ async function offlineFigures(db: string, dataDir: string, queries: { userId: st
     users.push(u);
     targets.push(i);
   }
+  const q = { histories, users: Int32Array.from(users), targetOffsets: Int32Array.from({ length: users.length + 1 }, (_, t) => t), targets: Int32Array.from(targets) };
+  // Averaged over the queries with a known user and item; the others are misses.
+  const scale = users.length / Math.max(1, queries.length);
+  const figures = async (model: Recommender, validNdcg10: number): Promise<Record<string, number>> => {
+    const m = await evaluateQueries(model, q, { ks: [K], beyondAccuracy: false });
+    return { 'HR@10': round(Number(m['HR@10']) * scale), 'NDCG@10': round(Number(m['NDCG@10']) * scale), validNdcg10 };
+  };
   const out: Record<string, Record<string, number>> = {};
-  for (const name of ['twotower', 'sasrec'] as const) {
-    if (!registry.active(name)) continue;
-    const art = registry.load(name);
-    if (art.files?.['items.json'] !== JSON.stringify(data.itemIds) || art.files?.['users.json'] !== JSON.stringify(data.userIds)) {
-      throw new Error(`${name} ${art.version} was trained on another catalog or user list than the store now holds`);
+  const members: Partial<Record<'twotower' | 'sasrec', Recommender>> = {};
+  try {
+    for (const name of ['twotower', 'sasrec'] as const) {
+      if (!registry.active(name)) continue;
+      const art = registry.load(name);
+      if (art.files?.['items.json'] !== JSON.stringify(data.itemIds) || art.files?.['users.json'] !== JSON.stringify(data.userIds)) {
+        throw new Error(`${name} ${art.version} was trained on another catalog or user list than the store now holds`);
+      }
+      const model = name === 'sasrec' ? SasrecRecommender.fromArtifacts(art.config, art.weights) : TwoTowerRecommender.fromArtifacts(art.config, art.weights);
+      members[name] = model;
+      out[name] = await figures(model, art.metrics['valid.NDCG@10'] ?? 0);
     }
-    const model: Recommender = name === 'sasrec' ? SasrecRecommender.fromArtifacts(art.config, art.weights) : TwoTowerRecommender.fromArtifacts(art.config, art.weights);
-    try {
-      const m = await evaluateQueries(model, { histories, users: Int32Array.from(users), targetOffsets: Int32Array.from({ length: users.length + 1 }, (_, t) => t), targets: Int32Array.from(targets) }, { ks: [K], beyondAccuracy: false });
-      // Averaged over the queries with a known user and item; the others are misses.
-      const scale = users.length / Math.max(1, queries.length);
-      out[name] = { 'HR@10': round(Number(m['HR@10']) * scale), 'NDCG@10': round(Number(m['NDCG@10']) * scale), validNdcg10: art.metrics['valid.NDCG@10'] ?? 0 };
-    } finally {
-      await model.dispose?.();
+    const blend = registry.active('blend') ? registry.load('blend') : undefined;
+    const weights = (blend?.config as { weights?: { twotower: number; sasrec: number } } | undefined)?.weights;
+    if (blend && weights && members.twotower && members.sasrec) {
+      out.blend = await figures(new ServedBlend(members.twotower, members.sasrec, weights), blend.metrics['valid.NDCG@10'] ?? 0);
     }
+  } finally {
+    for (const m of Object.values(members)) await m.dispose?.();
   }
   return out;
+}
+
+/**
+ * The served learned blend scored offline: weights · per-user z-standardised member scores (as
+ * src/candidates/learned.ts mixes them), both members in the train job's one item space.
+ */
+class ServedBlend implements Recommender {
+  readonly name = 'blend';
+  private buf = new Float32Array(0);
+  constructor(
+    private readonly twotower: Recommender,
+    private readonly sasrec: Recommender,
+    private readonly weights: { twotower: number; sasrec: number },
+  ) {}
+  fit(): Promise<never> {
+    throw new Error('ServedBlend only scores');
+  }
+  async scoreBatch(histories: Sequences, userIxs: Int32Array, out: Float32Array): Promise<void> {
+    const n = histories.numItems;
+    const rows = userIxs.length;
+    // buf: [B, numItems] the SASRec scores; out: [B, numItems] the two-tower's, then the mix.
+    if (this.buf.length < rows * n) this.buf = new Float32Array(rows * n);
+    const buf = this.buf.subarray(0, rows * n);
+    await this.twotower.scoreBatch(histories, userIxs, out);
+    await this.sasrec.scoreBatch(histories, userIxs, buf);
+    standardizeRows(out, rows, n);
+    standardizeRows(buf, rows, n);
+    const { twotower: wt, sasrec: ws } = this.weights;
+    for (let j = 0; j < rows * n; j++) out[j] = wt * out[j] + ws * buf[j];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -470,7 +515,7 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
     if (o.keep && !reuse) writeFileSync(metaFile, JSON.stringify({ world: worldKey, trainCommand: trained.command }));
     const registry = new ModelRegistry(modelsDir);
     const expect: Record<string, string> = {};
-    for (const name of ['twotower', 'sasrec', 'ranker']) {
+    for (const name of ['twotower', 'sasrec', 'blend', 'ranker']) {
       const a = registry.active(name);
       if (a) expect[name] = a.version;
     }
@@ -482,8 +527,9 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       log('offline: scoring the active models over the catalog');
       offline = await offlineFigures(db, modelsDir, world.queries);
     }
-    // The offline headline is the model with the better validation NDCG@10 (chosen without the test items).
-    const best = offline ? Object.entries(offline).sort((a, b) => b[1].validNdcg10 - a[1].validNdcg10)[0] : undefined;
+    // The offline headline is the served blend when one is active, else the member with the better
+    // validation NDCG@10 (chosen without the test items).
+    const best = offline?.blend ? (['blend', offline.blend] as const) : offline ? Object.entries(offline).sort((a, b) => b[1].validNdcg10 - a[1].validNdcg10)[0] : undefined;
 
     const surfaceKeys = (prefix: string, r: { home: SurfaceResult; next: SurfaceResult } | undefined): Record<string, number | null> => ({
       [`${prefix}home.NDCG@10`]: r ? r.home['NDCG@10'] : null,

@@ -55,6 +55,8 @@ test('bench served: every metric key present and in [0, 1], the trained versions
   const versions = r.modelVersions as Record<string, string>;
   assert.match(versions.twotower, /^twotower@v\d+$/);
   assert.match(versions.sasrec, /^sasrec@v\d+$/);
+  // The served blend, when its job activated one, is also scored offline (as served: z-score mix).
+  if (versions.blend) assert.ok(typeof r['offline.blend.NDCG@10'] === 'number' && r['offline.model'] === 'blend');
   assert.equal(typeof r.train_seconds, 'number');
   assert.ok(typeof (r.latency as { served: { home: { p99Ms: number } } }).served.home.p99Ms === 'number');
 });
