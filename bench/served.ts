@@ -105,7 +105,6 @@ interface HeldOut {
   dataset: string;
   /** Tested users under loo-full (before --users sampling). */
   testedUsers: number;
-  catalogItems: number;
   /** Evaluated users: external id and held-out item id. */
   queries: { userId: string; itemId: string }[];
   /** Writes the training part and the catalog into the store at dbPath via importFile. */
@@ -133,7 +132,6 @@ async function fromDatasetFile(o: ServedOptions): Promise<HeldOut> {
   return {
     dataset: ds.name,
     testedUsers: s.testUsers.length,
-    catalogItems: ds.itemIds.length,
     queries: pickQueries(ds, s, o.users, o.seed),
     async importInto(dbPath, dir) {
       // The training part, per-user order kept: eval's test history (train + validation item).
@@ -178,7 +176,6 @@ function fromDemo(o: ServedOptions): HeldOut {
   return {
     dataset: 'demo',
     testedUsers: s.testUsers.length,
-    catalogItems: data.items.length,
     queries: pickQueries(ds, s, o.users, o.seed),
     async importInto(dbPath, dir) {
       // Withhold each tested user's held-out item from its first event on (syntheticToDataset collapses
