@@ -27,12 +27,15 @@
  *      `blend` version is active, the served mix of the two (its weights · per-user z-scores). The headline
  *      `offline.*` is the blend when active, else the member with the better validation NDCG@10
  *      (`offline.model`); each one's own figures are `offline.<model>.*`. Offline has no surfaces: it is
- *      one full ranking per user.
+ *      one full ranking per user. A held-out item the user already consumed (repeat consumption:
+ *      `repeatTargets`) counts as a miss in `offline.*`, as it must in the served lists, which exclude
+ *      the history; eval's harness ranks such a target anyway (it masks the history but the target), which
+ *      `offline.eval.*` reports — on data with repeats (the synthetic world) the two differ a lot.
  *
  * HR@10 = share of evaluated users whose held-out item is among the 10 served items; NDCG@10 =
  * 1/log2(rank + 2) at the 0-based rank (src/eval/metrics.ts). A held-out item the catalog does not know,
  * or a failed request, is a miss (counted in unknownTargets / errors). The served lists exclude what the
- * user consumed, as loo-full masks the history.
+ * user consumed, as loo-full masks the history (but see repeatTargets under 6).
  *
  *   tastemaker bench served --json [--data <file|dir|demo>] [--format sasrec|movielens-1m|lastfm-hetrec|…]
  *       [--max-minutes 30] [--users N] [--seed 1] [--keep DIR] [--skip-heuristic] [--skip-offline]
@@ -51,7 +54,7 @@ import { Rng } from '../src/core/rng.js';
 import { DEFAULT_EVENT_WEIGHTS, LIMITS, type Event } from '../src/core/schemas.js';
 import { generateSynthetic, syntheticToDataset } from '../src/core/synth.js';
 import { loadTrainingData } from '../src/cli/commands/train.js';
-import { evaluateQueries } from '../src/eval/evaluate.js';
+import { evaluateQueries, type Queries } from '../src/eval/evaluate.js';
 import { hitAt, ndcgAt } from '../src/eval/metrics.js';
 import { split, type EvalSplit } from '../src/eval/protocols.js';
 import { DatasetFormat, readDataset } from '../src/ingest/datasets.js';
@@ -358,7 +361,7 @@ async function servePhase(
  * checked against the artifact's items.json/users.json); the query history is the user's stored positive
  * sequence (the train job's train part + its validation item), masked like eval's test history.
  */
-async function offlineFigures(db: string, dataDir: string, queries: { userId: string; itemId: string }[]): Promise<Record<string, Record<string, number>>> {
+async function offlineFigures(db: string, dataDir: string, queries: { userId: string; itemId: string }[]): Promise<{ figures: Record<string, Record<string, number>>; repeatTargets: number }> {
   const registry = new ModelRegistry(dataDir);
   const store = await openStore(db);
   let data: Awaited<ReturnType<typeof loadTrainingData>>;
@@ -382,21 +385,33 @@ async function offlineFigures(db: string, dataDir: string, queries: { userId: st
   const histories = { numUsers: train.numUsers, numItems: train.numItems, offsets, items };
   const userIx = new Map(data.userIds.map((id, u) => [id, u]));
   const itemIx = new Map(data.itemIds.map((id, i) => [id, i]));
-  const users: number[] = [];
-  const targets: number[] = [];
+  // all: every query with a known user and item (eval's convention: a held-out item the user already
+  // consumed is still ranked); fresh: those whose held-out item is not in the history — the only ones a
+  // served list can hit, since it excludes what the user consumed.
+  const all = { users: [] as number[], targets: [] as number[] };
+  const fresh = { users: [] as number[], targets: [] as number[] };
   for (const q of queries) {
     const u = userIx.get(q.userId);
     const i = itemIx.get(q.itemId);
     if (u === undefined || i === undefined) continue; // a miss
-    users.push(u);
-    targets.push(i);
+    all.users.push(u);
+    all.targets.push(i);
+    if (lists[u].includes(i)) continue;
+    fresh.users.push(u);
+    fresh.targets.push(i);
   }
-  const q = { histories, users: Int32Array.from(users), targetOffsets: Int32Array.from({ length: users.length + 1 }, (_, t) => t), targets: Int32Array.from(targets) };
-  // Averaged over the queries with a known user and item; the others are misses.
-  const scale = users.length / Math.max(1, queries.length);
+  const asQueries = (x: { users: number[]; targets: number[] }): Queries => ({ histories, users: Int32Array.from(x.users), targetOffsets: Int32Array.from({ length: x.users.length + 1 }, (_, t) => t), targets: Int32Array.from(x.targets) });
+  // Averaged over all evaluated queries: the ones left out are misses.
+  const mean = async (model: Recommender, x: { users: number[]; targets: number[] }): Promise<[number, number]> => {
+    if (x.users.length === 0) return [0, 0];
+    const m = await evaluateQueries(model, asQueries(x), { ks: [K], beyondAccuracy: false });
+    const scale = x.users.length / Math.max(1, queries.length);
+    return [round(Number(m['HR@10']) * scale), round(Number(m['NDCG@10']) * scale)];
+  };
   const figures = async (model: Recommender, validNdcg10: number): Promise<Record<string, number>> => {
-    const m = await evaluateQueries(model, q, { ks: [K], beyondAccuracy: false });
-    return { 'HR@10': round(Number(m['HR@10']) * scale), 'NDCG@10': round(Number(m['NDCG@10']) * scale), validNdcg10 };
+    const [hr, ndcg] = await mean(model, fresh);
+    const [evalHr, evalNdcg] = await mean(model, all);
+    return { 'HR@10': hr, 'NDCG@10': ndcg, 'eval.HR@10': evalHr, 'eval.NDCG@10': evalNdcg, validNdcg10 };
   };
   const out: Record<string, Record<string, number>> = {};
   const members: Partial<Record<'twotower' | 'sasrec', Recommender>> = {};
@@ -419,7 +434,7 @@ async function offlineFigures(db: string, dataDir: string, queries: { userId: st
   } finally {
     for (const m of Object.values(members)) await m.dispose?.();
   }
-  return out;
+  return { figures: out, repeatTargets: all.users.length - fresh.users.length };
 }
 
 /**
@@ -520,9 +535,10 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
     const served = await servePhase(o, db, modelsDir, world.queries, known, configFile, expect);
 
     let offline: Record<string, Record<string, number>> | undefined;
+    let repeatTargets: number | null = null;
     if (!o.skipOffline) {
       log('offline: scoring the active models over the catalog');
-      offline = await offlineFigures(db, modelsDir, world.queries);
+      ({ figures: offline, repeatTargets } = await offlineFigures(db, modelsDir, world.queries));
     }
     // The offline headline is the served blend when one is active, else the member with the better
     // validation NDCG@10 (chosen without the test items).
@@ -549,7 +565,19 @@ export async function runServed(o: ServedOptions): Promise<Record<string, unknow
       'offline.NDCG@10': best ? best[1]['NDCG@10'] : null,
       'offline.HR@10': best ? best[1]['HR@10'] : null,
       'offline.model': best ? best[0] : null,
-      ...Object.fromEntries(Object.entries(offline ?? {}).flatMap(([name, m]) => [[`offline.${name}.NDCG@10`, m['NDCG@10']], [`offline.${name}.HR@10`, m['HR@10']]])),
+      // eval's convention: a held-out item already in the history is still ranked (the server never shows it).
+      'offline.eval.NDCG@10': best ? best[1]['eval.NDCG@10'] : null,
+      'offline.eval.HR@10': best ? best[1]['eval.HR@10'] : null,
+      ...Object.fromEntries(
+        Object.entries(offline ?? {}).flatMap(([name, m]) => [
+          [`offline.${name}.NDCG@10`, m['NDCG@10']],
+          [`offline.${name}.HR@10`, m['HR@10']],
+          [`offline.${name}.eval.NDCG@10`, m['eval.NDCG@10']],
+          [`offline.${name}.eval.HR@10`, m['eval.HR@10']],
+        ]),
+      ),
+      /** Evaluated users whose held-out item is already in their history: misses for any served list. */
+      repeatTargets,
       max_minutes: o.maxMinutes,
       train_seconds: round(trained.seconds, 1),
       trainCommand: trained.command,

@@ -46,10 +46,13 @@ test('bench served: every metric key present and in [0, 1], the trained versions
       assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${prefix + key} = ${String(v)}`);
     }
   }
-  for (const key of ['offline.NDCG@10', 'offline.HR@10', 'offline.twotower.NDCG@10', 'offline.sasrec.HR@10']) {
+  for (const key of ['offline.NDCG@10', 'offline.HR@10', 'offline.eval.NDCG@10', 'offline.twotower.NDCG@10', 'offline.sasrec.HR@10']) {
     const v = r[key];
     assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${key} = ${String(v)}`);
   }
+  // Repeated held-out items are misses offline as in the served lists; eval's convention ranks them.
+  assert.equal(typeof r.repeatTargets, 'number');
+  assert.ok((r['offline.eval.HR@10'] as number) >= (r['offline.HR@10'] as number));
   // NDCG@10 of one target never exceeds HR@10.
   assert.ok((r['home.NDCG@10'] as number) <= (r['home.HR@10'] as number));
   const versions = r.modelVersions as Record<string, string>;
