@@ -43,7 +43,7 @@ test('first start generates data and keys, then serves recommendations', async (
 
   const health = await fetchJson(`${h.url}/healthz`);
   assert.equal(health.status, 200);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: h.dataset.events, modelVersions: { cooc: 'online', trending: 'online', fresh: 'online', creator: 'online' } });
 
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal(rec.status, 200);
@@ -65,7 +65,7 @@ test('second start reuses the data and the keys', async () => {
   assert.deepEqual(h.dataset, first.dataset);
   assert.deepEqual(h.keys, first.keys);
   const health = await fetchJson(`${h.url}/healthz`);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 200, events: first.dataset.events, modelVersions: { cooc: 'online', trending: 'online', fresh: 'online', creator: 'online' } });
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal((rec.body as { items: unknown[] }).items.length, 20);
 });
