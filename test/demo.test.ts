@@ -86,7 +86,7 @@ test('the restart line reports what the store holds: deletions subtracted, event
   handles.push(h);
   assert.ok(lines.some((l) => l.includes(`(300 items, 199 users, ${events} events)`)), lines.join('\n'));
   const health = await fetchJson(`${h.url}/healthz`);
-  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 199, events });
+  assert.deepEqual(health.body, { status: 'ok', items: 300, users: 199, events, modelVersions: { cooc: 'online', trending: 'online', fresh: 'online', creator: 'online' } });
 });
 
 test('a data dir holding imported data is served as is, not mixed with synthetic rows', async () => {
