@@ -18,9 +18,26 @@
  * connections each) measure the ready server.
  * `--search-mode worker|in-process` forces where the server builds the index (default: its own choice).
  *
+ * The floor (DESIGN.md: latency benchmarks measure a bare route under the same load in the same run): a
+ * minimal fastify process (bench/lib/floor-server.ts, started with the server's node flags) answers a
+ * fixed page — one real recommend response captured from the server, so the same JSON shape and size —
+ * and gets the same warm-up and the same two phases (rate, duration, connections, request paths) right
+ * after the server's (after the search phases with `--search`). `ratio.p99` = server p99 / floor p99 at
+ * the fixed rate, `ratio.maxP99` the same in the closed loop.
+ *
+ * `--ranker`: before serving, one trainer round (bench/lib/train-round.ts: two-tower, SASRec, blend, ranker, or
+ * `train --all`) in `--train-minutes` over the store into a data dir cached beside it, so the server runs
+ * with the learned models and the ranker active (checked on /healthz). At large catalogs SASRec trains
+ * with a sampled softmax and both models validate on 1,000 users (`--train-params` overrides).
+ * `--during-training`: after the standard phases, a `tastemaker train --model <--trainer-model>` process
+ * runs on the same store and data dir while a fixed-rate phase at `--training-rate` loads the server and
+ * then the floor; the trainer is stopped afterwards (it registers nothing).
+ *
  *   tastemaker bench serve --json [--items 1000000] [--users 100000] [--events-per-user 20]
  *                                 [--rate 1000] [--duration 15] [--connections 8] [--surface home] [--db path]
  *                                 [--search [--search-mode auto|worker|in-process] [--search-rate 50]]
+ *                                 [--ranker [--train-minutes 10] [--train-params JSON]]
+ *                                 [--during-training [--training-rate 500] [--trainer-model sasrec]]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +46,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { BIN, startFloor, stopChild, type ServeChild } from './lib/children.js';
+import { trainRound } from './lib/train-round.js';
+import { ModelRegistry } from '../src/models/registry.js';
 import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import type { Event, Item } from '../src/core/schemas.js';
@@ -286,10 +306,20 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       'search-rate': { type: 'string', default: '50' },
       /** Longest wait for the index after the measured phases, in seconds. */
       'search-timeout': { type: 'string', default: '1800' },
+      /** Train the learned models and the ranker on the store first (cached beside it) and serve with them. */
+      ranker: { type: 'boolean', default: false },
+      /** Budget of that trainer round, in minutes. */
+      'train-minutes': { type: 'string', default: '10' },
+      /** Per-model --params for that round, e.g. '{"sasrec":{"negatives":512}}'. */
+      'train-params': { type: 'string' },
+      /** Also measure while a trainer process runs on the same store. */
+      'during-training': { type: 'boolean', default: false },
+      'training-rate': { type: 'string', default: '500' },
+      'trainer-model': { type: 'string', default: 'sasrec' },
     },
     strict: true,
   });
-  const num = (k: 'items' | 'users' | 'events-per-user' | 'seed' | 'rate' | 'duration' | 'connections' | 'n' | 'search-rate' | 'search-timeout'): number => {
+  const num = (k: 'items' | 'users' | 'events-per-user' | 'seed' | 'rate' | 'duration' | 'connections' | 'n' | 'search-rate' | 'search-timeout' | 'training-rate'): number => {
     const v = Number(values[k]);
     if (!Number.isInteger(v) || v <= 0) throw new ValidationError(`--${k} must be a positive integer`, [{ path: `--${k}`, message: 'must be a positive integer' }]);
     return v;
@@ -313,21 +343,45 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
     gen = await generate(dbPath, world, nowMs);
   }
+  if (values['trainer-model'] !== 'sasrec' && values['trainer-model'] !== 'twotower') {
+    throw new ValidationError('--trainer-model must be sasrec or twotower', [{ path: '--trainer-model', message: `got ${values['trainer-model']}` }]);
+  }
+  const trainMinutes = Number(values['train-minutes']);
+  if (!(trainMinutes > 0)) throw new ValidationError('--train-minutes must be a positive number', [{ path: '--train-minutes', message: `got ${values['train-minutes']}` }]);
 
   let configFile: string | undefined;
   if (values.config) {
     configFile = join(tmpdir(), `tastemaker-bench-serve-config-${process.pid}.json`);
     writeFileSync(configFile, JSON.stringify({ engine: JSON.parse(values.config) as unknown }));
   }
-  // A fresh data dir serves without trained models; --data-dir points at one with e.g. an active ranker.
-  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tastemaker-bench-serve-data-'));
-  const server = await startServe(dbPath, dataDir, configFile, values['cpu-prof'], values['node-options'], values.search ? { mode: searchMode } : undefined);
+  // A fresh data dir serves without trained models; --data-dir points at one with e.g. an active ranker;
+  // --ranker trains into a dir cached beside the store (or into --data-dir).
+  const modelsDir = values['data-dir'] ?? (values.ranker ? `${dbPath}.models` : mkdtempSync(join(tmpdir(), 'tastemaker-bench-serve-data-')));
+  if (values.ranker && !values['data-dir'] && !cached) rmSync(modelsDir, { recursive: true, force: true });
+  const training = values.ranker ? await ensureTrained(dbPath, modelsDir, world, trainMinutes, values['train-params']) : undefined;
+  const nodeArgs = values['node-options'] ? values['node-options'].split(/\s+/).filter(Boolean) : [];
+  const server = await startServe(dbPath, modelsDir, configFile, values['cpu-prof'], values['node-options'], values.search ? { mode: searchMode } : undefined);
+  const pageFile = join(tmpdir(), `tastemaker-bench-serve-page-${process.pid}.json`);
+  let floor: ServeChild | undefined;
   try {
     const path = `surface=${values.surface}&n=${num('n')}`;
-    await load(server.url, world.users, path, { durationS: 3, connections: num('connections'), seed: 99 }); // JIT warm-up
-    const fixed = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), rate: num('rate'), seed: 1 });
-    const max = await load(server.url, world.users, path, { durationS: num('duration'), connections: num('connections'), seed: 2 });
-    const searchFigures = values.search ? await measureSearch(server, world.users, path, { durationS: num('duration'), connections: num('connections'), rate: num('rate'), searchRate: num('search-rate'), timeoutS: num('search-timeout'), mode: searchMode }) : {};
+    const modelVersions = training ? await waitForModels(server.url, training.expect) : (await health(server.url)).modelVersions;
+    const shape = { durationS: num('duration'), connections: num('connections') };
+    await load(server.url, world.users, path, { durationS: 3, connections: shape.connections, seed: 99 }); // JIT warm-up
+    const fixed = await load(server.url, world.users, path, { ...shape, rate: num('rate'), seed: 1 });
+    const max = await load(server.url, world.users, path, { ...shape, seed: 2 });
+    const searchFigures = values.search ? await measureSearch(server, world.users, path, { ...shape, rate: num('rate'), searchRate: num('search-rate'), timeoutS: num('search-timeout'), mode: searchMode }) : {};
+
+    // The floor: same warm-up, phases, seeds and request paths, on a bare route answering a captured page.
+    writeFileSync(pageFile, await capturePage(server.url, path));
+    floor = await startFloor(pageFile, nodeArgs);
+    await load(floor.url, world.users, path, { durationS: 3, connections: shape.connections, seed: 99 });
+    const floorFixed = await load(floor.url, world.users, path, { ...shape, rate: num('rate'), seed: 1 });
+    const floorMax = await load(floor.url, world.users, path, { ...shape, seed: 2 });
+
+    const duringTraining = values['during-training']
+      ? await measureDuringTraining(server.url, floor.url, dbPath, modelsDir, world.users, path, { ...shape, rate: num('training-rate'), model: values['trainer-model'] })
+      : undefined;
     return {
       items: world.items,
       users: world.users,
@@ -342,23 +396,152 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       errors: fixed.errors + fixed.non2xx,
       maxReqPerSec: max.reqPerSec,
       maxP50Ms: max.p50Ms,
+      maxP90Ms: max.p90Ms,
       maxP99Ms: max.p99Ms,
+      maxErrors: max.errors + max.non2xx,
+      'floor.p50Ms': floorFixed.p50Ms,
+      'floor.p90Ms': floorFixed.p90Ms,
+      'floor.p99Ms': floorFixed.p99Ms,
+      'floor.reqPerSec': floorFixed.reqPerSec,
+      'ratio.p99': ratio(fixed.p99Ms, floorFixed.p99Ms),
+      'floor.maxReqPerSec': floorMax.reqPerSec,
+      'floor.maxP50Ms': floorMax.p50Ms,
+      'floor.maxP90Ms': floorMax.p90Ms,
+      'floor.maxP99Ms': floorMax.p99Ms,
+      'ratio.maxP99': ratio(max.p99Ms, floorMax.p99Ms),
+      floorErrors: floorFixed.errors + floorFixed.non2xx + floorMax.errors + floorMax.non2xx,
+      pageBytes: Buffer.byteLength(await capturePage(server.url, path)),
       connections: num('connections'),
       nodeOptions: values['node-options'] ?? '',
-      dataDir: values['data-dir'] ?? '(fresh, no models)',
+      dataDir: values['data-dir'] ?? (values.ranker ? modelsDir : '(fresh, no models)'),
+      modelVersions,
+      ...(training ? { training: training.summary } : {}),
       storeCached: cached,
       generateSeconds: gen?.generateSeconds ?? 0,
       serverStartSeconds: server.warmSeconds,
       ...searchFigures,
+      ...(duringTraining ? { duringTraining } : {}),
     };
   } finally {
-    server.child.kill('SIGTERM');
-    // A server stuck in a long synchronous step cannot run its shutdown handler: kill it after 15 s.
-    const killer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
-    await new Promise((r) => server.child.once('exit', r));
-    clearTimeout(killer);
+    if (floor) await floor.stop();
+    await stopChild(server.child);
+    rmSync(pageFile, { force: true });
     if (configFile) rmSync(configFile, { force: true });
-    if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
+    if (!values['data-dir'] && !values.ranker) rmSync(modelsDir, { recursive: true, force: true });
+  }
+}
+
+const ratio = (a: number, b: number): number | null => (b > 0 ? round(a / b, 2) : null);
+
+/** One recommend response of the server (a fixed user), as the floor's page. */
+async function capturePage(url: string, path: string): Promise<string> {
+  const r = await fetch(`${url}/v1/recommend/u0?${path}`, { headers: { 'x-api-key': KEY } });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`capturing the floor's page: GET /v1/recommend/u0 answered ${r.status}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+async function health(url: string): Promise<{ modelVersions: Record<string, string> }> {
+  const r = await fetch(`${url}/healthz`);
+  return (await r.json()) as { modelVersions: Record<string, string> };
+}
+
+/** Polls /healthz until it lists every expected version (name → version); returns its modelVersions. */
+async function waitForModels(url: string, expect: Record<string, string>, timeoutMs = 300_000): Promise<Record<string, string>> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { modelVersions } = await health(url);
+    const missing = Object.entries(expect).filter(([name, v]) => modelVersions[name] !== `${name}@${v}`);
+    if (missing.length === 0) return modelVersions;
+    if (performance.now() > deadline) throw new Error(`the server did not load ${JSON.stringify(missing)}; it reports ${JSON.stringify(modelVersions)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const LEARNED = ['twotower', 'sasrec', 'ranker'] as const;
+
+/**
+ * The learned models and the ranker active in modelsDir: reused when all three are active (the dir is
+ * cached beside the store and removed when the store is regenerated), else one trainer round.
+ */
+async function ensureTrained(dbPath: string, modelsDir: string, w: World, minutes: number, paramsJson: string | undefined): Promise<{ expect: Record<string, string>; summary: Record<string, unknown> }> {
+  const active = (): Record<string, string> => {
+    const reg = new ModelRegistry(modelsDir);
+    const out: Record<string, string> = {};
+    // The served blend is optional: its job activates it only where it beats the heuristics.
+    for (const name of [...LEARNED, 'blend']) {
+      const a = reg.active(name);
+      if (a) out[name] = a.version;
+    }
+    return out;
+  };
+  let summary: Record<string, unknown> = { reused: true };
+  const now = active();
+  if (!LEARNED.every((m) => now[m])) {
+    // A full softmax over a large catalog (and full-ranking validation of every user) would not fit any budget.
+    const large = w.items > 20_000;
+    const defaults: Record<string, Record<string, unknown>> = large
+      ? { sasrec: { loss: 'sampled-softmax', negatives: 1024, validUsers: 1000 }, twotower: { validUsers: 1000 } }
+      : {};
+    let params = defaults;
+    if (paramsJson) {
+      try {
+        params = { ...defaults, ...(JSON.parse(paramsJson) as Record<string, Record<string, unknown>>) };
+      } catch (e) {
+        throw new ValidationError('--train-params must be a JSON object', [{ path: '--train-params', message: (e as Error).message }]);
+      }
+    }
+    const r = await trainRound({ db: dbPath, dataDir: modelsDir, maxMinutes: minutes, seed: w.seed, trainParams: params, log: (m) => console.error(`bench serve: ${m}`) });
+    summary = { reused: false, command: r.command, seconds: r.seconds, maxMinutes: minutes, params, summaries: r.summaries };
+  }
+  const expect = active();
+  const missing = LEARNED.filter((m) => !expect[m]);
+  if (missing.length > 0) throw new Error(`--ranker: no active ${missing.join(', ')} in ${modelsDir} after training`);
+  return { expect, summary };
+}
+
+/**
+ * A `tastemaker train` process on the same store and data dir (budget longer than the measurement, stopped
+ * after it, so it registers nothing), then a fixed-rate phase on the server and one on the floor while it
+ * runs. The first 10 s of the trainer (reading the log) are not measured.
+ */
+async function measureDuringTraining(
+  serverUrl: string,
+  floorUrl: string,
+  dbPath: string,
+  dataDir: string,
+  users: number,
+  path: string,
+  o: { durationS: number; connections: number; rate: number; model: string },
+): Promise<Record<string, unknown>> {
+  const startupS = 10;
+  const budgetMinutes = Math.ceil((startupS + 2 * o.durationS + 120) / 60);
+  const trainer = spawn(process.execPath, [BIN, 'train', '--db', dbPath, '--data-dir', dataDir, '--model', o.model, '--max-minutes', String(budgetMinutes)], {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let exited = false;
+  trainer.once('exit', () => (exited = true));
+  try {
+    await new Promise((r) => setTimeout(r, startupS * 1000));
+    const srv = await load(serverUrl, users, path, { ...o, seed: 7 });
+    const flr = await load(floorUrl, users, path, { ...o, seed: 7 });
+    return {
+      trainerModel: o.model,
+      trainerRunningThroughout: !exited,
+      rate: o.rate,
+      p50Ms: srv.p50Ms,
+      p90Ms: srv.p90Ms,
+      p99Ms: srv.p99Ms,
+      reqPerSec: srv.reqPerSec,
+      errors: srv.errors + srv.non2xx,
+      'floor.p50Ms': flr.p50Ms,
+      'floor.p90Ms': flr.p90Ms,
+      'floor.p99Ms': flr.p99Ms,
+      'ratio.p99': ratio(srv.p99Ms, flr.p99Ms),
+    };
+  } finally {
+    await stopChild(trainer);
   }
 }
 

@@ -43,11 +43,12 @@ test('first start generates data and keys, then serves recommendations', async (
 
   const health = await fetchJson(`${h.url}/healthz`);
   assert.equal(health.status, 200);
-  const { models, trainer, ...counts } = health.body as { models: Record<string, { version: string | null }>; trainer: { status: string } };
+  const { models, trainer, modelVersions, ...counts } = health.body as { models: Record<string, { version: string | null }>; trainer: { status: string }; modelVersions: Record<string, string> };
   assert.deepEqual(counts, { status: 'ok', items: 300, users: 200, events: h.dataset.events });
   // --no-train: nothing trained yet, and no trainer running.
   assert.equal(models.twotower.version, null);
   assert.equal(trainer.status, 'off');
+  assert.deepEqual(modelVersions, { cooc: 'online', trending: 'online', fresh: 'online', creator: 'online' });
 
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal(rec.status, 200);
@@ -69,7 +70,7 @@ test('second start reuses the data and the keys', async () => {
   assert.deepEqual(h.dataset, first.dataset);
   assert.deepEqual(h.keys, first.keys);
   const health = await fetchJson(`${h.url}/healthz`);
-  const { models: _m, trainer: _t, ...counts } = health.body as Record<string, unknown>;
+  const { models: _m, trainer: _t, modelVersions: _v, ...counts } = health.body as Record<string, unknown>;
   assert.deepEqual(counts, { status: 'ok', items: 300, users: 200, events: first.dataset.events });
   const rec = await fetchJson(`${h.url}/v1/recommend/${h.dataset.exampleUserId}?n=20`, h.keys.client);
   assert.equal((rec.body as { items: unknown[] }).items.length, 20);
@@ -91,7 +92,7 @@ test('the restart line reports what the store holds: deletions subtracted, event
   handles.push(h);
   assert.ok(lines.some((l) => l.includes(`(300 items, 199 users, ${events} events)`)), lines.join('\n'));
   const health = await fetchJson(`${h.url}/healthz`);
-  const { models: _m, trainer: _t, ...counts } = health.body as Record<string, unknown>;
+  const { models: _m, trainer: _t, modelVersions: _v, ...counts } = health.body as Record<string, unknown>;
   assert.deepEqual(counts, { status: 'ok', items: 300, users: 199, events });
 });
 

@@ -44,11 +44,12 @@ describe('health, metrics, OpenAPI (open routes)', () => {
   test('/healthz reports the catalog counts without a key', async () => {
     const r = await s.app.inject({ url: '/healthz' });
     assert.equal(r.statusCode, 200);
-    const body = r.json() as { status: string; items: number; users: number; events: number };
+    const body = r.json() as { status: string; items: number; users: number; events: number; modelVersions: Record<string, string> };
     assert.equal(body.status, 'ok');
     assert.equal(body.items, s.data.items.length);
     assert.equal(body.users, s.data.users.length);
     assert.equal(body.events, s.data.events.length);
+    assert.equal(body.modelVersions.cooc, 'online');
   });
 
   test('/openapi.json is an OpenAPI 3.1 document covering every route, with resolvable $refs', async () => {

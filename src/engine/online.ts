@@ -765,6 +765,7 @@ export class OnlineEngine implements Engine {
         ...(this.sequential.ready ? { sasrec: this.sequential.version } : {}),
         ...(this.twotower.ready ? { twotower: this.twotowerVersion } : {}),
         ...(this.learned.ready ? { blend: this.learned.version } : {}),
+        ...(this.ranker ? { ranker: this.rankerVersion } : {}),
       },
     };
   }

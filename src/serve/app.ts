@@ -401,7 +401,7 @@ export function buildApp(opts: BuildAppOptions): TastemakerApp {
       // What the store holds: maintained counts (three one-row reads), deletions subtracted.
       handler: async () => {
         const [items, users, events] = await Promise.all([store.countItems(), store.countUsers(), store.countEvents()]);
-        const base = { status: 'ok' as const, items, users, events };
+        const base = { status: 'ok' as const, items, users, events, modelVersions: engine.stats().modelVersions };
         if (!opts.models) return base;
         const m = opts.models();
         return {

@@ -161,6 +161,7 @@ export const HealthBody = z.object({
   items: z.number().int().meta({ description: 'Items in the catalog (the store)' }),
   users: z.number().int().meta({ description: 'Users in the users table (ids seen only in events do not count)' }),
   events: z.number().int().meta({ description: 'Events in the log, deletions subtracted' }),
+  modelVersions: z.record(z.string(), z.string()).meta({ description: 'What each source serves from: "online" or the trained model version (e.g. "sasrec@v3").' }),
   /** Per trainable model: the active version (null: none yet), ms since its activation, its validation NDCG@10. */
   models: z
     .record(z.string(), z.object({ version: z.string().nullable(), ageMs: z.number().nullable(), 'valid.NDCG@10': z.number().optional() }))
