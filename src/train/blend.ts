@@ -194,7 +194,7 @@ export async function trainBlendFromStore(store: Store, registry: ModelRegistry,
     let users: number[] = [];
     for (let u = 0; u < data.userIds.length; u++) if (data.validTargets[u] >= 0 && data.train.offsets[u + 1] > data.train.offsets[u]) users.push(u);
     // Bounded memory: the z matrices hold users × items floats per member (≤ 2e7 each).
-    const maxUsers = Math.max(1, Math.min(opts.validUsers ?? 2_000, Math.floor(2e7 / Math.max(1, N))));
+    const maxUsers = Math.max(1, Math.min(opts.validUsers ?? 6_000, Math.floor(2e7 / Math.max(1, N))));
     if (users.length > maxUsers) {
       new Rng(opts.seed ?? 7).shuffle(users);
       users = users.slice(0, maxUsers).sort((a, b) => a - b);

@@ -52,6 +52,12 @@ export interface TrainJob {
   name: string;
   /** Whether the job starts from the active version's weights (when shapes match) or always cold. */
   warmStart: boolean;
+  /**
+   * A light job (no model fit: it mixes or re-scores what the fits produced) needs about this long at
+   * most; a round reserves only this much of its share for it while the heavy fits before it run, so its
+   * unused share is not left idle at the end of the round. Undefined: a fit, whose share is its budget.
+   */
+  reserveMinutes?: number;
   run(ctx: JobContext): Promise<JobSummary>;
 }
 
@@ -59,6 +65,7 @@ export interface TrainJob {
 const BLEND_JOB: TrainJob = {
   name: 'blend',
   warmStart: false,
+  reserveMinutes: 2,
   run: async (ctx) => {
     const s = await trainBlendFromStore(ctx.store, ctx.registry, { seed: ctx.seed, eventWeights: ctx.eventWeights, log: ctx.log });
     return { ...s, version: s.version ?? '' };
@@ -68,6 +75,7 @@ const BLEND_JOB: TrainJob = {
 const RANKER_JOB: TrainJob = {
   name: 'ranker',
   warmStart: false,
+  reserveMinutes: 3,
   run: (ctx) =>
     trainRankerFromStore(ctx.store, ctx.registry, {
       engineConfig: { ...ctx.engineConfig, eventWeights: ctx.eventWeights },

@@ -1,7 +1,10 @@
 /**
  * One training round: every selected job, one after the other (one CPU-heavy fit at a time), inside one
  * wall-clock budget. Job k gets `remaining × share_k / Σ shares of the jobs not yet run`, so time a job
- * leaves unused (early stopping, a small model) passes on to the next, as in the blend model. A job that
+ * leaves unused (early stopping, a small model) passes on to the next, as in the blend model. Light jobs
+ * later in the round (blend, ranker: `reserveMinutes`) hold back only min(their share, their reserve)
+ * while a fit runs, and the fits split the rest by their shares — so the minutes a light job would not
+ * use go to the fits before it instead of idling at the end (ML-1M, 30 minutes: SASRec 17.4 → 21 min). A job that
  * fails is reported and the round goes on: one broken model must not keep the others stale. Each job
  * registers and activates its own version as soon as it finishes, so serving picks the first model up
  * while the next one trains.
@@ -70,6 +73,25 @@ export function selectJobs(models?: readonly string[]): TrainJob[] {
   });
 }
 
+/**
+ * The budget of todo[0] when remainingMs are left for the jobs in todo: its share of the remainder, where
+ * a fit (no reserveMinutes) shares only what the light jobs after it do not reserve.
+ */
+export function jobBudgetMs(todo: readonly Pick<TrainJob, 'name' | 'reserveMinutes'>[], remainingMs: number, shares?: Readonly<Record<string, number>>): number {
+  const share = (name: string): number => shares?.[name] ?? 1;
+  const rest = todo.reduce((a, j) => a + share(j.name), 0);
+  const [job, ...later] = todo;
+  const byShare = (remainingMs * share(job.name)) / rest;
+  if (job.reserveMinutes !== undefined) return byShare;
+  let reserved = 0;
+  let heavy = share(job.name);
+  for (const j of later) {
+    if (j.reserveMinutes === undefined) heavy += share(j.name);
+    else reserved += Math.min(j.reserveMinutes * 60_000, (remainingMs * share(j.name)) / rest);
+  }
+  return ((remainingMs - reserved) * share(job.name)) / heavy;
+}
+
 export async function runRound(store: Store, registry: ModelRegistry, opts: RoundOptions): Promise<RoundResult> {
   const now = opts.nowMs ?? Date.now;
   const jobs = selectJobs(opts.models);
@@ -79,10 +101,8 @@ export async function runRound(store: Store, registry: ModelRegistry, opts: Roun
   const results: JobResult[] = [];
   for (let k = 0; k < jobs.length; k++) {
     const job = jobs[k];
-    const share = (name: string): number => opts.shares?.[name] ?? 1;
-    const rest = jobs.slice(k).reduce((a, j) => a + share(j.name), 0);
     const remainingMs = budgetMs - (now() - startedAt);
-    const maxMinutes = Math.max(MIN_JOB_MINUTES, (remainingMs * share(job.name)) / rest / 60_000);
+    const maxMinutes = Math.max(MIN_JOB_MINUTES, jobBudgetMs(jobs.slice(k), remainingMs, opts.shares) / 60_000);
     opts.onJobStart?.(job.name, maxMinutes);
     const t0 = now();
     let result: JobResult;
