@@ -15,7 +15,7 @@ import { importFile } from '../src/ingest/import.js';
 import { Ingestor } from '../src/ingest/ingestor.js';
 import { buildApp } from '../src/serve/app.js';
 import { openStore } from '../src/store/index.js';
-import { main } from '../src/cli/main.js';
+import { runCaptured } from '../src/cli/run-captured.js';
 import { ADMIN, ADMIN_KEY, CLIENT, CLIENT_KEY, JSON_ADMIN, startStack, type TestStack } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tm-autoinsert-'));
@@ -146,26 +146,16 @@ test('an events-only sasrec import creates the items, and every user then gets a
 test('CLI import --no-auto-insert-items: events without a catalog are all rejected naming itemId, exit 2', async () => {
   const { file } = writeSasrecFile();
   const db = join(dir, 'strict.db');
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => errs.push(a.join(' '));
-  try {
-    assert.equal(await main(['import', file, '--db', db, '--format', 'sasrec', '--no-auto-insert-items']), 2);
-    const summary = JSON.parse(lines.at(-1)!) as { events: number; rejected: number; itemsCreated: number; issues: Batch['rejected'] };
-    assert.equal(summary.events, 0);
-    assert.equal(summary.itemsCreated, 0);
-    assert.ok(summary.rejected > 0);
-    assert.match(summary.issues[0].issues[0].path, /^events\[\d+\]\.itemId$/);
-    assert.ok(errs.some((l) => /every row was rejected/.test(l)), errs.join('\n'));
-    lines.length = 0;
-    // With the default the same file imports, and the output says the items were created from events.
-    assert.equal(await main(['import', file, '--db', db, '--format', 'sasrec']), 0, errs.join('\n'));
-    assert.ok(lines.some((l) => /items created from events/.test(l) && /no catalog was imported/.test(l)), lines.join('\n'));
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
+  const strict = await runCaptured(['import', file, '--db', db, '--format', 'sasrec', '--no-auto-insert-items']);
+  assert.equal(strict.code, 2);
+  const summary = JSON.parse(strict.out.at(-1)!) as { events: number; rejected: number; itemsCreated: number; issues: Batch['rejected'] };
+  assert.equal(summary.events, 0);
+  assert.equal(summary.itemsCreated, 0);
+  assert.ok(summary.rejected > 0);
+  assert.match(summary.issues[0].issues[0].path, /^events\[\d+\]\.itemId$/);
+  assert.ok(strict.err.some((l) => /every row was rejected/.test(l)), strict.err.join('\n'));
+  // With the default the same file imports, and the output says the items were created from events.
+  const auto = await runCaptured(['import', file, '--db', db, '--format', 'sasrec']);
+  assert.equal(auto.code, 0, auto.err.join('\n'));
+  assert.ok(auto.out.some((l) => /items created from events/.test(l) && /no catalog was imported/.test(l)), auto.out.join('\n'));
 });

@@ -8,7 +8,7 @@ import { ValidationError } from '../core/errors.js';
 import { openStore } from '../store/index.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import { importFile, type ImportProgress } from './import.js';
-import { main } from '../cli/main.js';
+import { runCaptured } from '../cli/run-captured.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tm-import-'));
 function write(rel: string, content: string | Buffer): string {
@@ -137,15 +137,9 @@ test('movielens-1m GroupLens download as is: ratings.dat rating events in time o
   await store.close();
 
   // `tastemaker import ratings.dat --format movielens-1m` (the file, not the directory) stores every row.
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => lines.push(a.join(' '));
-  try {
-    assert.equal(await main(['import', join(dir, 'ml1m-dl/ratings.dat'), '--db', join(dir, 'ratings-file.db'), '--format', 'movielens-1m', '--json']), 0);
-  } finally {
-    console.log = log;
-  }
-  const line = JSON.parse(lines.at(-1)!) as { events: number; items: number; users: number };
+  const fileRun = await runCaptured(['import', join(dir, 'ml1m-dl/ratings.dat'), '--db', join(dir, 'ratings-file.db'), '--format', 'movielens-1m', '--json']);
+  assert.equal(fileRun.code, 0, fileRun.err.join('\n'));
+  const line = JSON.parse(fileRun.out.at(-1)!) as { events: number; items: number; users: number };
   assert.deepEqual([line.events, line.items, line.users], [4, 2, 2]);
 });
 
@@ -202,31 +196,23 @@ test('bad options name the option', async () => {
 test('CLI: tastemaker import prints the JSON summary last; bad format exits 2', async () => {
   const file = write('cli.txt', '1 a\n1 b\n2 a\n');
   const db = join(dir, 'cli.db');
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => errs.push(a.join(' '));
-  try {
-    assert.equal(await main(['import', file, '--db', db, '--format', 'sasrec']), 0, errs.join('\n'));
-    const summary = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
-    assert.equal(summary.events, 3);
-    assert.equal(summary.format, 'sasrec');
-    for (const k of ['file', 'items', 'users', 'duplicates', 'rejected', 'seconds', 'eventsPerSec']) assert.ok(k in summary, k);
-    assert.ok(lines.length > 1, 'human summary above the JSON line');
-    lines.length = 0;
-    assert.equal(await main(['import', file, '--db', db, '--format', 'sasrec', '--json']), 0);
-    assert.equal(lines.length, 1);
-    assert.equal((JSON.parse(lines[0]) as { duplicates: number }).duplicates, 3);
-    assert.equal(await main(['import', file, '--db', db, '--format', 'parquet']), 2);
-    assert.ok(errs.some((l) => l.includes('--format')), errs.join('\n'));
-    assert.equal(await main(['import', file, '--format', 'sasrec']), 2);
-    assert.ok(errs.some((l) => l.includes('--db')), errs.join('\n'));
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
+  const first = await runCaptured(['import', file, '--db', db, '--format', 'sasrec']);
+  assert.equal(first.code, 0, first.err.join('\n'));
+  const summary = JSON.parse(first.out.at(-1)!) as Record<string, unknown>;
+  assert.equal(summary.events, 3);
+  assert.equal(summary.format, 'sasrec');
+  for (const k of ['file', 'items', 'users', 'duplicates', 'rejected', 'seconds', 'eventsPerSec']) assert.ok(k in summary, k);
+  assert.ok(first.out.length > 1, 'human summary above the JSON line');
+  const again = await runCaptured(['import', file, '--db', db, '--format', 'sasrec', '--json']);
+  assert.equal(again.code, 0);
+  assert.equal(again.out.length, 1);
+  assert.equal((JSON.parse(again.out[0]) as { duplicates: number }).duplicates, 3);
+  const badFormat = await runCaptured(['import', file, '--db', db, '--format', 'parquet']);
+  assert.equal(badFormat.code, 2);
+  assert.ok(badFormat.err.some((l) => l.includes('--format')), badFormat.err.join('\n'));
+  const noDb = await runCaptured(['import', file, '--format', 'sasrec']);
+  assert.equal(noDb.code, 2);
+  assert.ok(noDb.err.some((l) => l.includes('--db')), noDb.err.join('\n'));
   const store = await openStore(db);
   assert.equal(await store.countEvents(), 3);
   await store.close();
@@ -236,20 +222,10 @@ test('CLI: an import whose every row is rejected prints the counts and exits non
   const file = write('all-bad.csv', 'userId,itemId,type\nu1,,play\nu2,,play\n');
   const partly = write('partly-bad.csv', 'userId,itemId,type\nu1,,play\nu2,i2,play\n');
   const db = join(dir, 'all-bad.db');
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => errs.push(a.join(' '));
-  try {
-    assert.equal(await main(['import', file, '--db', db, '--format', 'csv']), 2);
-    assert.ok(lines.some((l) => /rejected 2 rows/.test(l)), lines.join('\n'));
-    assert.deepEqual((JSON.parse(lines.at(-1)!) as { rejected: number; events: number }).rejected, 2);
-    assert.ok(errs.some((l) => /every row was rejected/.test(l)), errs.join('\n'));
-    assert.equal(await main(['import', partly, '--db', db, '--format', 'csv', '--json']), 0, 'some rows stored: success');
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
+  const bad = await runCaptured(['import', file, '--db', db, '--format', 'csv']);
+  assert.equal(bad.code, 2);
+  assert.ok(bad.out.some((l) => /rejected 2 rows/.test(l)), bad.out.join('\n'));
+  assert.deepEqual((JSON.parse(bad.out.at(-1)!) as { rejected: number; events: number }).rejected, 2);
+  assert.ok(bad.err.some((l) => /every row was rejected/.test(l)), bad.err.join('\n'));
+  assert.equal((await runCaptured(['import', partly, '--db', db, '--format', 'csv', '--json'])).code, 0, 'some rows stored: success');
 });

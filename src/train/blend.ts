@@ -19,7 +19,7 @@ import { ManualClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { sequencesFromLists, type Sequences } from '../core/dataset.js';
 import { Rng } from '../core/rng.js';
-import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js';
+import { DEFAULT_EVENT_WEIGHTS, type Event } from '../core/schemas.js';
 import { createEngine, type OnlineEngine } from '../engine/index.js';
 import { ModelRegistry } from '../registry/index.js';
 import { SasrecRecommender } from '../models/sasrec-train.js';
@@ -29,7 +29,7 @@ import type { Recommender } from '../models/types.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import { isPositive } from '../core/events.js';
-import { loadTrainingData, type TrainingData } from './data.js';
+import { loadTrainingData, scanAllItems, type TrainingData } from './data.js';
 
 export interface BlendJobOptions {
   /** Validation users sampled for the weights and the guard (bounded: each costs a full-catalogue score). */
@@ -117,13 +117,7 @@ function rankOf(scores: Float32Array, target: number, hist: Int32Array, stamp: I
 async function heuristicValidation(store: Store, data: TrainingData, users: number[], eventWeights: Readonly<Record<string, number>>): Promise<{ ndcg: number; hr: number }> {
   const targetOf = new Map<string, string>();
   for (const u of users) targetOf.set(data.userIds[u], data.itemIds[data.validTargets[u]]);
-  const items: Item[] = [];
-  for (let afterId: string | undefined; ; ) {
-    const page = await store.scanItems({ afterId, limit: 10_000 });
-    items.push(...page);
-    if (page.length < 10_000) break;
-    afterId = page[page.length - 1].id;
-  }
+  const items = await scanAllItems(store);
   // Per sampled user, events from the first event of the held-out step on are cut (the step the loader
   // popped: the last run of positive events on the target item).
   const byUser = new Map<string, StoredEvent[]>();

@@ -7,7 +7,7 @@
  */
 import { sequencesFromLists, type Sequences } from '../core/dataset.js';
 import { isPositive, type EventWeights } from '../core/events.js';
-import { DEFAULT_EVENT_WEIGHTS } from '../core/schemas.js';
+import { DEFAULT_EVENT_WEIGHTS, type Item } from '../core/schemas.js';
 import type { ItemSideInfo } from '../models/index.js';
 import type { Store } from '../store/index.js';
 
@@ -88,4 +88,16 @@ export async function loadTrainingData(store: Store, eventWeights: EventWeights 
     lists.push(items);
   }
   return { train: sequencesFromLists(lists, itemIds.length), validTargets, userIds, itemIds, side: { tags, titles, creators }, events };
+}
+
+/** The whole catalog, in pages of 10,000 (the engine-replay jobs build their own engine over it). */
+export async function scanAllItems(store: Store): Promise<Item[]> {
+  const items: Item[] = [];
+  for (let afterId: string | undefined; ; ) {
+    const page = await store.scanItems({ afterId, limit: 10_000 });
+    items.push(...page);
+    if (page.length < 10_000) break;
+    afterId = page[page.length - 1].id;
+  }
+  return items;
 }

@@ -9,13 +9,14 @@ import { z } from 'zod';
 import { ManualClock } from '../core/clock.js';
 import { ValidationError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { DEFAULT_EVENT_WEIGHTS, type Event, type Item } from '../core/schemas.js';
+import { DEFAULT_EVENT_WEIGHTS, type Event } from '../core/schemas.js';
 import { createEngine, loadBlend, loadSasrec, loadTwoTower, type EngineConfigInput, type OnlineEngine } from '../engine/index.js';
 import { MultiObjectiveRanker, buildRankExamples, lastEpisodes, validateRanker, type RankTarget } from '../rank/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/index.js';
 import { registerAndActivate } from './fit.js';
+import { scanAllItems } from './data.js';
 
 /** The ranker's tunable settings as the trainer config (`trainer.params.ranker`) may give them. */
 export const RankerParams = z.strictObject({
@@ -61,13 +62,7 @@ export interface TrainRankerSummary {
 export async function trainRankerFromStore(store: Store, registry: ModelRegistry, opts: TrainRankerOptions = {}): Promise<TrainRankerSummary> {
   const t0 = performance.now();
   const poolSize = opts.poolSize ?? 200;
-  const items: Item[] = [];
-  for (let afterId: string | undefined; ; ) {
-    const page = await store.scanItems({ afterId, limit: 10_000 });
-    items.push(...page);
-    if (page.length < 10_000) break;
-    afterId = page[page.length - 1].id;
-  }
+  const items = await scanAllItems(store);
   const byUser = new Map<string, Event[]>();
   let lastMs = 0;
   for await (const batch of store.scanEvents({ batchSize: 10_000 })) {

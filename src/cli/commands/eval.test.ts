@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../core/rng.js';
-import { main } from '../main.js';
+import { runCaptured } from '../run-captured.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tm-eval-'));
 const data = join(dir, 'tiny.sasrec.txt');
@@ -23,21 +23,7 @@ const data = join(dir, 'tiny.sasrec.txt');
   writeFileSync(data, lines.join('\n') + '\n');
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = runCaptured;
 
 const lastJson = (out: string[]): Record<string, unknown> => JSON.parse(out[out.length - 1]) as Record<string, unknown>;
 

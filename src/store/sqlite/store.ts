@@ -133,6 +133,11 @@ function impressionValues(imp: Impression): ImpressionValues {
   ];
 }
 
+/** An item's columns in the order of the items table's upsert and insert statements. */
+function itemRow(it: Item): [string, string | null, string, string, string, string, number, number, number | null] {
+  return [it.id, it.creatorId ?? null, it.title, it.text, JSON.stringify(it.tags), JSON.stringify(it.attributes), it.createdAt, it.available ? 1 : 0, it.expiresAt ?? null];
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
@@ -261,17 +266,7 @@ export class SqliteStore implements Store {
     const revive = this.s.reviveItem;
     this.db.transaction(() => {
       for (const it of items) {
-        stmt.run(
-          it.id,
-          it.creatorId ?? null,
-          it.title,
-          it.text,
-          JSON.stringify(it.tags),
-          JSON.stringify(it.attributes),
-          it.createdAt,
-          it.available ? 1 : 0,
-          it.expiresAt ?? null,
-        );
+        stmt.run(...itemRow(it));
         revive.run(it.id);
       }
     }).immediate();
@@ -286,17 +281,7 @@ export class SqliteStore implements Store {
       for (const it of items) {
         // A deleted item stays deleted: only an explicit upsert brings it back.
         if (tombstone.get('item', it.id)) continue;
-        const r = stmt.run(
-          it.id,
-          it.creatorId ?? null,
-          it.title,
-          it.text,
-          JSON.stringify(it.tags),
-          JSON.stringify(it.attributes),
-          it.createdAt,
-          it.available ? 1 : 0,
-          it.expiresAt ?? null,
-        );
+        const r = stmt.run(...itemRow(it));
         if (r.changes > 0) inserted.push(it);
       }
     }).immediate();
