@@ -239,7 +239,10 @@ export class OnlineEngine implements Engine {
     const rerankOn = this.rerankOn || lambda < 1;
     let pool = rerankOn ? Math.ceil(this.config.rerank.poolFactor * n) + 20 : n;
     if (this.ranking.ranker && (surface === 'home' || surface === 'next')) pool = Math.max(pool, this.config.ranker.poolSize);
+    // The state is read only by this synchronous section: cleared before the impression is awaited.
     this.state.begin(h, req.sessionId);
+    let items: RecommendedItem[];
+    const usedSources = new Set<string>();
     try {
       const merged = this.merger.merge(ctx, tiers, Math.min(this.merger.capacity, pool));
       // A ranker re-orders only the kind of pool it was trained on (learned blend or heuristic merge).
@@ -261,8 +264,7 @@ export class OnlineEngine implements Engine {
       }
       const rr = rerankOn ? this.reranker.rerank(poolItems, poolScores, merged.count + extra, n, nowMs, this.embeddings, lambda) : undefined;
       const count = rr ? rr.count : Math.min(n, merged.count);
-      const items: RecommendedItem[] = new Array(count);
-      const usedSources = new Set<string>();
+      items = new Array(count);
       const explainCtx = req.explain ? { features: f, cooc: this.cooc, history: h, seedItems: this.config.home.seedItems, nowMs } : undefined;
       for (let k = 0; k < count; k++) {
         const p = rr ? rr.poolPos[k] : k;
@@ -290,10 +292,10 @@ export class OnlineEngine implements Engine {
         items[k] = item;
       }
       if (ranked) usedSources.add('ranker');
-      return await this.respond(req, surface, nowMs, items, usedSources);
     } finally {
       this.state.end();
     }
+    return this.respond(req, surface, nowMs, items, usedSources);
   }
 
   /** Logs the page as an impression and answers it with the versions of the sources that proposed it. */
