@@ -48,7 +48,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { BIN, startFloor, stopChild, type ServeChild } from './lib/children.js';
 import { trainRound } from './lib/train-round.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry } from '../src/registry/index.js';
 import { ValidationError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import type { Event, Item } from '../src/core/schemas.js';

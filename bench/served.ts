@@ -15,9 +15,8 @@
  *      events are imported as JSONL with their types, sessions and times.
  *   3. heuristic: the server with no trained model; `GET /v1/recommend/<user>?n=10` (home) and
  *      `?surface=next&n=10` for every evaluated user (`--concurrency` requests in flight).
- *   4. trainer round: `tastemaker train --all` when the CLI has it, else `train --model twotower`,
- *      `train --model sasrec`, `train --model blend` and `train-ranker` in turn inside `--max-minutes`
- *      (bench/lib/train-round.ts).
+ *   4. trainer round: `tastemaker train --all --max-minutes M` (bench/lib/train-round.ts; `--train-params`
+ *      become the config's `trainer.params`).
  *   5. served: the server again over the same store and data dir, once /healthz lists the activated
  *      versions in modelVersions; the same queries.
  *   6. offline (`--skip-offline` to skip): each activated model's artifact (twotower, sasrec) loaded from
@@ -60,7 +59,7 @@ import { split, type EvalSplit } from '../src/eval/protocols.js';
 import { DatasetFormat, readDataset } from '../src/ingest/datasets.js';
 import { importFile, type ImportSummary } from '../src/ingest/import.js';
 import { standardizeRows } from '../src/models/blend.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry } from '../src/registry/index.js';
 import { SasrecRecommender } from '../src/models/sasrec-train.js';
 import { TwoTowerRecommender } from '../src/models/twotower-train.js';
 import type { Recommender } from '../src/models/types.js';
